@@ -1,0 +1,3 @@
+using CircuitDsl.Examples.Induction;
+
+Console.WriteLine($"Circuit '{InductionCircuit.CircuitName}' compiled by the CircuitDsl generator.");

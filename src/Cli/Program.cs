@@ -1,0 +1,3 @@
+using CircuitDsl.Cli;
+
+return CircuitCli.Build().Parse(args).Invoke();
