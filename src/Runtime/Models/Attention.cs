@@ -1,0 +1,96 @@
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Sites;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Models;
+
+/// <summary>
+/// Multi-head attention written out as matmul + softmax (fused SDPA has no double backward), with GQA, rotary,
+/// soft-capping and sliding windows as config flags, and a hook point at every TransformerLens site.
+/// </summary>
+public sealed class Attention : nn.Module
+{
+    private readonly Projection q_proj, k_proj, v_proj, o_proj;
+    private readonly ModelConfig _c;
+    private readonly int _layer;
+    private readonly bool _slides;
+
+    /// <summary>Creates layer <paramref name="layer"/>'s attention.</summary>
+    public Attention(ModelConfig config, int layer) : base("attn")
+    {
+        _c = config;
+        _layer = layer;
+        _slides = config.Slides(layer);
+        q_proj = new Projection("q_proj", config.Hidden, config.Heads * config.HeadDim, config.QkvBias);
+        k_proj = new Projection("k_proj", config.Hidden, config.KvHeads * config.HeadDim, config.QkvBias);
+        v_proj = new Projection("v_proj", config.Hidden, config.KvHeads * config.HeadDim, config.QkvBias);
+        o_proj = new Projection("o_proj", config.Heads * config.HeadDim, config.Hidden, config.OutBias);
+        RegisterComponents();
+    }
+
+    /// <summary>The output projection W_O [D, H·d] (per-head slices give each head's write to the residual).</summary>
+    public Projection Output => o_proj;
+
+    /// <summary>Runs attention on the normalised residual <paramref name="x"/> [B, T, D].</summary>
+    public Tensor Forward(Tensor x, ForwardState s)
+    {
+        long b = x.shape[0], t = x.shape[1];
+        int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
+        var m = s.Modification;
+
+        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(x).view(b, t, h, d));
+        var k = s.Hook(SiteKind.AttnK, _layer, k_proj.Forward(x).view(b, t, g, d));
+        var v = s.Hook(SiteKind.AttnV, _layer, v_proj.Forward(x).view(b, t, g, d));
+        if (m is not null)
+        {
+            q = ScaleGradient(q, m.QueryGradScale);
+            k = ScaleGradient(k, m.KeyGradScale);
+            v = ScaleGradient(v, m.ValueGradScale);
+        }
+        if (_c.RotaryDims > 0)
+        {
+            q = RotaryEmbedding.Apply(q, s.Cos!, s.Sin!, _c.RotaryDims);
+            k = RotaryEmbedding.Apply(k, s.Cos!, s.Sin!, _c.RotaryDims);
+        }
+        if (g != h)
+        {
+            // Query head i reads key/value head i / (h/g), as HF's repeat_kv.
+            k = k.repeat_interleave(h / g, dim: 2);
+            v = v.repeat_interleave(h / g, dim: 2);
+        }
+
+        var scores = matmul(q.transpose(1, 2), k.permute(0, 2, 3, 1)) * _c.EffectiveAttentionScale; // [B,H,T,T]
+        if (_c.AttentionSoftcap > 0)
+            scores = (scores / _c.AttentionSoftcap).tanh() * _c.AttentionSoftcap;
+        // A large finite negative keeps fully masked (padding) rows finite; exp underflows to exactly 0.
+        scores = scores.masked_fill(_slides ? s.SlidingMask! : s.CausalMask, -1e30);
+        scores = s.Hook(SiteKind.AttnScores, _layer, scores);
+
+        var pattern = Softmax(scores.to_type(ScalarType.Float32), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
+        pattern = s.Hook(SiteKind.AttnPattern, _layer, pattern);
+
+        var z = s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2)); // [B,T,H,d]
+
+        if (!s.Touches(SiteKind.AttnResult, _layer))
+            return o_proj.Forward(z.reshape(b, t, h * d));
+
+        // Per-head writes to the residual, only when asked: [B,T,H,D].
+        var wo = o_proj.Weight.view(_c.Hidden, h, d);
+        var result = s.Hook(SiteKind.AttnResult, _layer, einsum("bthd,mhd->bthm", z, wo));
+        var output = result.sum(2);
+        return o_proj.Bias is null ? output : output + o_proj.Bias;
+    }
+
+    private static Tensor ScaleGradient(Tensor x, double scale) =>
+        scale == 1.0 ? x : x.detach() + (x - x.detach()) * scale;
+
+    private static Tensor Softmax(Tensor scores, double backwardTemperature)
+    {
+        var p = scores.softmax(-1);
+        if (backwardTemperature == 1.0) return p;
+        // Forward value p; backward uses the Jacobian of softmax at temperature T (GIM).
+        var pt = (scores / backwardTemperature).softmax(-1) * backwardTemperature;
+        return p.detach() + (pt - pt.detach());
+    }
+}

@@ -1,0 +1,57 @@
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Sites;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Models;
+
+/// <summary>One transformer block: pre-norm attention and MLP, sequential or parallel residual, with Gemma-2's
+/// optional post-norms on each branch.</summary>
+public sealed class DecoderLayer : nn.Module
+{
+    private readonly Norm attn_norm, mlp_norm;
+    private readonly Norm? post_attn_norm, post_mlp_norm;
+    private readonly Attention attn;
+    private readonly Mlp mlp;
+    private readonly bool _parallel;
+    private readonly int _layer;
+
+    /// <summary>Creates block <paramref name="layer"/>.</summary>
+    public DecoderLayer(ModelConfig c, int layer) : base($"layer{layer}")
+    {
+        _layer = layer;
+        _parallel = c.ParallelResidual;
+        attn_norm = new Norm("attn_norm", c.Hidden, c.Norm, c.NormEps);
+        mlp_norm = new Norm("mlp_norm", c.Hidden, c.Norm, c.NormEps);
+        if (c.PostNorms)
+        {
+            post_attn_norm = new Norm("post_attn_norm", c.Hidden, c.Norm, c.NormEps);
+            post_mlp_norm = new Norm("post_mlp_norm", c.Hidden, c.Norm, c.NormEps);
+        }
+        attn = new Attention(c, layer);
+        mlp = new Mlp(c, layer);
+        RegisterComponents();
+    }
+
+    /// <summary>The block's attention.</summary>
+    public Attention Attention => attn;
+
+    /// <summary>Runs the block on the residual stream [B, T, D].</summary>
+    public Tensor Forward(Tensor resid, ForwardState s)
+    {
+        bool frozen = s.Modification?.FrozenNormStatistics == true;
+        resid = s.Hook(SiteKind.ResidPre, _layer, resid);
+
+        var a = attn.Forward(attn_norm.Forward(resid, frozen), s);
+        if (post_attn_norm is not null) a = post_attn_norm.Forward(a, frozen);
+        a = s.Hook(SiteKind.AttnOut, _layer, a);
+
+        var mid = _parallel ? resid : s.Hook(SiteKind.ResidMid, _layer, resid + a);
+        var f = mlp.Forward(mlp_norm.Forward(mid, frozen), s);
+        if (post_mlp_norm is not null) f = post_mlp_norm.Forward(f, frozen);
+        f = s.Hook(SiteKind.MlpOut, _layer, f);
+
+        var output = _parallel ? resid + a + f : mid + f;
+        return s.Hook(SiteKind.ResidPost, _layer, output);
+    }
+}

@@ -1,0 +1,60 @@
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Models;
+
+/// <summary>Switches for estimators that need a modified backward (GIM); the forward value never changes.</summary>
+/// <param name="FrozenNormStatistics">Treat norm scales as constants in backward.</param>
+/// <param name="SoftmaxBackwardTemperature">Backward through attention softmax as if at this temperature (1 = exact).</param>
+/// <param name="QueryGradScale">Gradient scale on queries.</param>
+/// <param name="KeyGradScale">Gradient scale on keys.</param>
+/// <param name="ValueGradScale">Gradient scale on values.</param>
+public sealed record BackwardModification(
+    bool FrozenNormStatistics = false,
+    double SoftmaxBackwardTemperature = 1.0,
+    double QueryGradScale = 1.0,
+    double KeyGradScale = 1.0,
+    double ValueGradScale = 1.0)
+{
+    /// <summary>GIM's settings (Edin et al. 2025): frozen norms, T=2, Q/K/V scales 0.25/0.25/0.5.</summary>
+    public static BackwardModification Gim { get; } = new(true, 2.0, 0.25, 0.25, 0.5);
+}
+
+/// <summary>Per-run tensors shared by every layer: masks, rotary tables, hooks.</summary>
+public sealed class ForwardState
+{
+    internal ForwardState(HookPlan? hooks, Tensor causalMask, Tensor? slidingMask, Tensor? cos, Tensor? sin, BackwardModification? modification)
+    {
+        Hooks = hooks;
+        CausalMask = causalMask;
+        SlidingMask = slidingMask;
+        Cos = cos;
+        Sin = sin;
+        Modification = modification;
+    }
+
+    /// <summary>The hook plan, or null for a plain run.</summary>
+    public HookPlan? Hooks { get; }
+
+    /// <summary>True where a query may NOT attend to a key: [B or 1, 1, T, T].</summary>
+    public Tensor CausalMask { get; }
+
+    /// <summary>Like <see cref="CausalMask"/> plus the sliding window, for layers that slide.</summary>
+    public Tensor? SlidingMask { get; }
+
+    /// <summary>Rotary cos table, if the model is rotary.</summary>
+    public Tensor? Cos { get; }
+
+    /// <summary>Rotary sin table, if the model is rotary.</summary>
+    public Tensor? Sin { get; }
+
+    /// <summary>Backward modification, if any.</summary>
+    public BackwardModification? Modification { get; }
+
+    /// <summary>Applies the hook plan at one hook point (identity when there is none).</summary>
+    public Tensor Hook(SiteKind kind, int layer, Tensor activation) =>
+        Hooks is null ? activation : Hooks.Apply(kind, layer, activation);
+
+    /// <summary>True when the plan touches the site.</summary>
+    public bool Touches(SiteKind kind, int layer) => Hooks?.Touches(new Site(kind, layer)) == true;
+}

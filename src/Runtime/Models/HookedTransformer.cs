@@ -1,0 +1,121 @@
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Sites;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Models;
+
+/// <summary>
+/// A decoder-only transformer of any supported family, with explicit hook points at every site. One class: the
+/// families differ by <see cref="ModelConfig"/> flags.
+/// </summary>
+public sealed class HookedTransformer : nn.Module
+{
+    private readonly Parameter embed;
+    private readonly Parameter? pos_embed;
+    private readonly ModuleList<DecoderLayer> layers;
+    private readonly Norm final_norm;
+    private readonly Parameter? unembed;
+
+    /// <summary>Creates an uninitialised model; <see cref="ModelLoader"/> fills the weights.</summary>
+    public HookedTransformer(ModelConfig config) : base(config.Family.ToString())
+    {
+        Config = config;
+        embed = new Parameter(empty(config.VocabSize, config.Hidden), requires_grad: false);
+        pos_embed = config.LearnedPositions ? new Parameter(empty(config.MaxPositions, config.Hidden), requires_grad: false) : null;
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.Layers).Select(i => new DecoderLayer(config, i)).ToArray());
+        final_norm = new Norm("final_norm", config.Hidden, config.Norm, config.NormEps);
+        unembed = config.TiedEmbeddings ? null : new Parameter(empty(config.VocabSize, config.Hidden), requires_grad: false);
+        RegisterComponents();
+    }
+
+    /// <summary>The model's shape and flags.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The device the weights live on.</summary>
+    public Device Device => embed.device;
+
+    /// <summary>Layer <paramref name="i"/>.</summary>
+    public DecoderLayer Layer(int i) => layers[i];
+
+    /// <summary>Unembedding matrix [V, D] (the token embedding when tied).</summary>
+    public Tensor Unembedding => unembed ?? embed;
+
+    /// <summary>Full forward pass; returns logits [B, T, V].</summary>
+    public Tensor Forward(ModelInput input, HookPlan? hooks = null, BackwardModification? modification = null)
+    {
+        var state = CreateState(input, hooks, modification);
+        return Run(0, Embed(input, state), state);
+    }
+
+    /// <summary>
+    /// Forward from the residual stream entering <paramref name="layer"/> (everything upstream unchanged, e.g. taken
+    /// from a cache): the cheap way to re-run only what a patch at that layer can change.
+    /// </summary>
+    public Tensor ForwardFrom(int layer, Tensor residPre, ModelInput input, HookPlan? hooks = null, BackwardModification? modification = null)
+    {
+        if (layer < 0 || layer > Config.Layers)
+            throw new SiteOutOfRangeException($"Layer {layer} is outside 0..{Config.Layers}.");
+        var state = CreateState(input, hooks, modification);
+        return Run(layer, residPre, state);
+    }
+
+    /// <summary>Creates the per-run state (masks, rotary tables) for an input.</summary>
+    public ForwardState CreateState(ModelInput input, HookPlan? hooks = null, BackwardModification? modification = null)
+    {
+        long t = input.Positions;
+        if (t > Config.MaxPositions)
+            throw new ArgumentException($"Sequence of {t} tokens exceeds the model's {Config.MaxPositions} positions.");
+        var device = Device;
+        var ids = input.Ids.device == device ? input.Ids : input.Ids.to(device);
+        var i = arange(t, device: device).unsqueeze(1);
+        var j = arange(t, device: device).unsqueeze(0);
+        var causal = (j > i).view(1, 1, t, t);
+        var attentionMask = input.AttentionMask?.to(device);
+        if (attentionMask is not null)
+            causal = causal | (attentionMask == 0).view(input.Batch, 1, 1, t);
+        Tensor? sliding = Config.SlidingWindow > 0 ? causal | ((i - j) >= Config.SlidingWindow).view(1, 1, t, t) : null;
+
+        Tensor? cos = null, sin = null;
+        if (Config.RotaryDims > 0)
+        {
+            var positions = PositionIds(ids, attentionMask);
+            (cos, sin) = RotaryEmbedding.Tables(positions, Config.RotaryDims, Config.RopeTheta);
+        }
+        return new ForwardState(hooks, causal, sliding, cos, sin, modification);
+    }
+
+    /// <summary>Token (and position) embedding, scaled as the family requires; hook <c>embed</c>.</summary>
+    public Tensor Embed(ModelInput input, ForwardState state)
+    {
+        var ids = input.Ids.to(Device);
+        if (ids.numel() > 0 && (ids.min().item<long>() < 0 || ids.max().item<long>() >= Config.VocabSize))
+            throw new ArgumentOutOfRangeException(nameof(input), $"Token ids must be in 0..{Config.VocabSize - 1}.");
+        var x = embed.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], -1);
+        if (Config.EmbeddingScale != 1.0)
+            x = x * tensor((float)Config.EmbeddingScale, dtype: x.dtype, device: x.device);
+        if (pos_embed is not null)
+            x = x + pos_embed.index_select(0, PositionIds(ids, input.AttentionMask?.to(Device)).flatten()).view(ids.shape[0], ids.shape[1], -1);
+        return state.Hook(SiteKind.Embed, 0, x);
+    }
+
+    private Tensor Run(int firstLayer, Tensor resid, ForwardState state)
+    {
+        for (int l = firstLayer; l < Config.Layers; l++)
+            resid = layers[l].Forward(resid, state);
+        var normed = state.Hook(SiteKind.FinalNorm, 0, final_norm.Forward(resid, state.Modification?.FrozenNormStatistics == true));
+        var logits = matmul(normed, Unembedding.t());
+        if (Config.FinalSoftcap > 0)
+            logits = (logits / Config.FinalSoftcap).tanh() * Config.FinalSoftcap;
+        return state.Hook(SiteKind.Logits, 0, logits);
+    }
+
+    private static Tensor PositionIds(Tensor ids, Tensor? attentionMask)
+    {
+        long b = ids.shape[0], t = ids.shape[1];
+        if (attentionMask is null)
+            return arange(t, device: ids.device).unsqueeze(0).expand(b, t);
+        return (attentionMask.cumsum(1) - 1).clamp_min(0);
+    }
+}
