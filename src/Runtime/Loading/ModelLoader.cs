@@ -51,10 +51,11 @@ public static class ModelLoader
                 var value = parameters[name];
                 if (!value.shape.SequenceEqual(target.shape))
                     throw new ModelLoadException(source, $"shape [{string.Join(", ", value.shape)}] does not match the model's [{string.Join(", ", target.shape)}] (from config.json).", name);
-                target.set_(value.to(dtype));
+                target.set_(value.to(ScalarType.Float32));
             }
         }
         model.to(device);
+        if (dtype != ScalarType.Float32) model.to(dtype);
         model.eval();
         return model;
     }

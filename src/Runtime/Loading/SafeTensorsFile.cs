@@ -106,6 +106,30 @@ public sealed class SafeTensorsFile
         return t;
     }
 
+    /// <summary>Writes float32 tensors in sorted name order with an 8-byte-aligned data section.</summary>
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var header = new Dictionary<string, object> { ["__metadata__"] = metadata ?? new Dictionary<string, string> { ["format"] = "pt" } };
+        long offset = 0;
+        var ordered = tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, Value: kv.Value.detach().cpu().to_type(ScalarType.Float32).contiguous())).ToList();
+        foreach (var (name, value) in ordered)
+        {
+            long size = value.numel() * 4;
+            header[name] = new { dtype = "F32", shape = value.shape, data_offsets = new[] { offset, offset + size } };
+            offset += size;
+        }
+        var json = JsonSerializer.SerializeToUtf8Bytes(header);
+        int padded = (json.Length + 7) / 8 * 8;
+        using var stream = System.IO.File.Create(path);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+        stream.Write(length);
+        stream.Write(json);
+        for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+        foreach (var (_, value) in ordered)
+            stream.Write(value.bytes);
+    }
+
     private static long ElementSize(string dtype, string path, string tensor) => dtype switch
     {
         "F64" or "I64" or "U64" => 8,

@@ -67,7 +67,7 @@ public sealed class Attention : nn.Module
         scores = scores.masked_fill(_slides ? s.SlidingMask! : s.CausalMask, -1e30);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores);
 
-        var pattern = Softmax(scores.to_type(ScalarType.Float32), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
+        var pattern = Softmax(Precision.AtLeastFloat32(scores), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
         pattern = s.Hook(SiteKind.AttnPattern, _layer, pattern);
 
         var z = s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2)); // [B,T,H,d]

@@ -31,7 +31,7 @@ public sealed class Norm : nn.Module
     /// </summary>
     public Tensor Forward(Tensor x, bool frozenStatistics = false)
     {
-        var input = x.to_type(ScalarType.Float32);
+        var input = Precision.AtLeastFloat32(x);
         Tensor y;
         if (_kind == NormKind.LayerNorm)
         {

@@ -1,0 +1,109 @@
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
+using CircuitDsl.Runtime.Tests.Support;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Tests.Models;
+
+/// <summary>Properties every family must have, checked on the synthetic-weight fixtures.</summary>
+public class InvariantTests
+{
+    public static TheoryData<string> Families => Fixtures.Families;
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
+    public void Patching_every_site_with_its_own_clean_value_leaves_logits_unchanged(string family)
+    {
+        var model = Fixtures.Load(family);
+        var input = ModelInput.Single(Fixtures.Tokens(model, 9, 1));
+        using var _ = no_grad();
+        var sites = AllSites(model.Config).ToList();
+        var cache = new HookPlan(model.Config).Cache(sites);
+        var clean = model.Forward(input, cache);
+
+        var patch = new HookPlan(model.Config);
+        foreach (var site in sites.Where(s => s.Kind != SiteKind.Logits))
+            patch.Add(new Replace(site, cache[site].clone()));
+        var patched = model.Forward(input, patch);
+        (patched - clean).abs().max().item<float>().Should().BeLessThanOrEqualTo(1e-6f);
+        (model.Forward(input) - clean).abs().max().item<float>().Should().BeLessThan(1e-5f, "materialising attn.result only reorders sums");
+        var cachedWithoutResults = new HookPlan(model.Config).Cache(sites.Where(s => s.Kind != SiteKind.AttnResult));
+        model.Forward(input, cachedWithoutResults).allclose(model.Forward(input), rtol: 0, atol: 0).Should().BeTrue("a cached run equals a plain run bit for bit");
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
+    public void Per_head_results_plus_bias_sum_to_the_attention_output(string family)
+    {
+        var model = Fixtures.Load(family);
+        var input = ModelInput.Single(Fixtures.Tokens(model, 7, 2));
+        using var _ = no_grad();
+        var plan = new HookPlan(model.Config);
+        for (int l = 0; l < model.Config.Layers; l++)
+            plan.Cache(new Site(SiteKind.AttnResult, l), new Site(SiteKind.AttnOut, l));
+        var logits = model.Forward(input, plan);
+        (logits - model.Forward(input)).abs().max().item<float>().Should().BeLessThan(1e-5f, "materialising per-head results changes nothing");
+        if (model.Config.PostNorms) return; // Gemma-2: attn_out is after the post-attention norm, a non-linear map of the sum.
+        for (int l = 0; l < model.Config.Layers; l++)
+        {
+            var bias = model.Layer(l).Attention.Output.Bias;
+            var sum = plan[new Site(SiteKind.AttnResult, l)].sum(2);
+            if (bias is not null) sum = sum + bias;
+            (sum - plan[new Site(SiteKind.AttnOut, l)]).abs().max().item<float>().Should().BeLessThan(1e-5f);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
+    public void Batched_padded_run_equals_one_by_one(string family)
+    {
+        var model = Fixtures.Load(family);
+        int[][] sequences = [Fixtures.Tokens(model, 9, 3), Fixtures.Tokens(model, 5, 4), Fixtures.Tokens(model, 7, 5)];
+        using var _ = no_grad();
+        var batched = model.Forward(ModelInput.Batched(sequences));
+        for (int b = 0; b < sequences.Length; b++)
+        {
+            var single = model.Forward(ModelInput.Single(sequences[b]))[0];
+            var row = batched[b].narrow(0, 0, sequences[b].Length);
+            (row - single).abs().max().item<float>().Should().BeLessThan(5e-5f, $"row {b} (float32 summation order differs with batch shape)");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
+    public void Second_derivative_through_the_model_matches_a_finite_difference_of_first_derivatives(string family)
+    {
+        var model = Fixtures.Load(family, ScalarType.Float64);
+        var input = ModelInput.Single(Fixtures.Tokens(model, 8, 6));
+        var site = new Site(SiteKind.AttnZ, 0);
+        var delta = randn([1, 8, model.Config.Heads, model.Config.HeadDim], dtype: ScalarType.Float64, generator: new Generator(7)) * 0.5;
+
+        (double first, double second) Derivatives(double at)
+        {
+            var t = tensor(at, dtype: ScalarType.Float64, requires_grad: true);
+            var logits = model.Forward(input, new HookPlan(model.Config).Add(new AddOffset(site, t * delta)));
+            var metric = logits[0, -1, 3] - logits[0, -1, 5];
+            var d1 = autograd.grad([metric], [t], retain_graph: true, create_graph: true)[0];
+            var d2 = autograd.grad([d1], [t], retain_graph: false)[0];
+            return (d1.item<double>(), d2.item<double>());
+        }
+
+        const double h = 1e-4;
+        var (_, second) = Derivatives(0);
+        double finite = (Derivatives(h).first - Derivatives(-h).first) / (2 * h);
+        double.IsFinite(second).Should().BeTrue();
+        Math.Abs(second - finite).Should().BeLessThanOrEqualTo(1e-3 * Math.Max(Math.Abs(finite), 1e-6), $"φ″ = {second}, finite difference {finite}");
+    }
+
+    public static IEnumerable<Site> AllSites(ModelConfig c)
+    {
+        yield return new Site(SiteKind.Embed);
+        for (int l = 0; l < c.Layers; l++)
+            foreach (SiteKind kind in Enum.GetValues<SiteKind>().Where(k => k < SiteKind.Embed))
+                if (!(kind == SiteKind.ResidMid && c.ParallelResidual))
+                    yield return new Site(kind, l);
+        yield return new Site(SiteKind.FinalNorm);
+        yield return new Site(SiteKind.Logits);
+    }
+}
