@@ -1,0 +1,30 @@
+using Microsoft.ML.Tokenizers;
+
+namespace CircuitDsl.Runtime.Tokenizers;
+
+/// <summary>Adapts a Microsoft.ML.Tokenizers tokenizer (GPT-2 BPE, SentencePiece, tiktoken) to <see cref="ITextTokenizer"/>.</summary>
+public sealed class MlTokenizer(Tokenizer inner, int vocabSize, int? bosId) : ITextTokenizer
+{
+    /// <inheritdoc />
+    public int VocabSize => vocabSize;
+
+    /// <inheritdoc />
+    public int? BosId => bosId;
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> Encode(string text, bool addBos = true)
+    {
+        var ids = inner.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true).ToList();
+        // SentencePiece adds BOS itself; byte-level BPE and tiktoken never do.
+        bool hasBos = bosId is int b && ids.Count > 0 && ids[0] == b;
+        if (addBos && bosId is int bos && !hasBos) ids.Insert(0, bos);
+        if (!addBos && hasBos) ids.RemoveAt(0);
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public string Decode(IEnumerable<int> ids) => inner.Decode(ids);
+
+    /// <inheritdoc />
+    public string TokenText(int id) => inner.Decode([id]);
+}
