@@ -73,3 +73,15 @@ public static class SiteMask
         return mask & keep.view(view);
     }
 }
+
+/// <summary>Keeps the forward value but stops gradients in the selected batch rows (AtP*'s GradDrop).</summary>
+public sealed class StopGradient(Site site, Tensor rowMask) : Intervention(site)
+{
+    /// <inheritdoc />
+    public override Tensor Apply(Tensor activation)
+    {
+        var view = Enumerable.Repeat(1L, (int)activation.dim()).ToArray();
+        view[0] = activation.shape[0];
+        return where(rowMask.view(view), activation.detach(), activation);
+    }
+}

@@ -1,0 +1,211 @@
+using CircuitDsl.Runtime.Evaluation;
+using CircuitDsl.Runtime.Models;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>Progress of a long attribution run: stage name, items done, items in the stage.</summary>
+public readonly record struct AttributionProgress(string Stage, int Done, int Total);
+
+/// <summary>
+/// Screen–Flag–Fix (Zhang &amp; Wang 2026): AtP on every component (2F + 1B per pair) → a cheap curvature screen →
+/// exact HVP (one double backward per estimate) on the screened candidates → flag R̃ ≥ τ → HVP-corrected estimates
+/// with estimated bounds for flagged components → MS-HVP where the bound stays large → optional exact patching of
+/// what is still ambiguous. Any estimator can also be run for every component, e.g. patching for evaluation.
+/// </summary>
+public sealed class AttributionEngine(HookedTransformer model, AttributionOptions? options = null)
+{
+    private readonly AttributionOptions _options = options ?? new AttributionOptions();
+
+    /// <summary>Runs attribution for <paramref name="components"/> over <paramref name="pairs"/>.</summary>
+    public AttributionResult Run(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components, string modelName = "model",
+        IProgress<AttributionProgress>? progress = null)
+    {
+        var o = _options;
+        o.Validate();
+        Validate(pairs, components);
+        var cost = new CostLedger();
+        int n = components.Count, p = pairs.Count;
+        var sites = components.Select(c => c.Site).Distinct().ToList();
+        var table = new PerPairTable(p, n);
+        var states = new PairState[p];
+        var all = Enumerable.Range(0, n).ToArray();
+        bool wantHutchinson = o.ScreenFlagFix && o.Screen == CurvatureScreen.Hutchinson;
+        bool wantGradientDifference = o.ScreenFlagFix && o.Screen == CurvatureScreen.GradientDifference;
+
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < p; i++)
+        {
+            progress?.Report(new("screen", i, p));
+            states[i] = PairState.Build(model, pairs[i], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
+                wantGradientDifference, cost, out var gimGradient);
+            var atp = AttributionPatching.Atp(model, states[i], components);
+            table.Set("atp", i, all, atp);
+            if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(model, states[i], components, gimGradient));
+            if (wantGradientDifference) table.Set("screen", i, all, AttributionPatching.GradientDifferenceCurvature(model, states[i], components));
+            if (wantHutchinson) table.Set("screen", i, all, HutchinsonScreen.Curvature(model, states[i], components, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
+            if (o.Methods.HasFlag(Methods.AtpStar)) table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], components, atp, cost));
+        }
+        progress?.Report(new("screen", p, p));
+
+        // Estimators asked for every component.
+        bool perComponentRows = (o.Methods & (Methods.Patching | Methods.Hvp | Methods.MsHvp | Methods.Ig)) != 0
+            || (o.ScreenFlagFix && o.Screen == CurvatureScreen.Exact);
+        ForEachPair("methods", perComponentRows ? all : [], (i, phi, rows) =>
+        {
+            if (o.Methods.HasFlag(Methods.Patching)) table.Set("patching", i, rows, ActivationPatching.Estimate(phi, rows, cost));
+            if (o.Methods.HasFlag(Methods.Hvp) || (o.ScreenFlagFix && o.Screen == CurvatureScreen.Exact))
+            {
+                var second = HessianVectorCorrection.Estimate(phi, rows, cost);
+                table.Set("curvature", i, rows, second.Quadratic);
+                if (o.Methods.HasFlag(Methods.Hvp)) table.Set("hvp", i, rows, [.. rows.Select((_, j) => second.Corrected(j))]);
+            }
+            if (o.Methods.HasFlag(Methods.MsHvp))
+            {
+                var (estimate, bound) = MultiStepHvp.Estimate(phi, rows, o.K, cost);
+                table.Set("mshvp", i, rows, estimate);
+                table.Set("bound.mshvp", i, rows, bound);
+            }
+            if (o.Methods.HasFlag(Methods.Ig)) table.Set("ig", i, rows, IntegratedGradients.Estimate(phi, rows, o.IgSteps, cost));
+        });
+
+        var flagged = new bool[n];
+        if (o.ScreenFlagFix)
+        {
+            // Flag: exact HVP only where the screen says curvature may matter.
+            var candidates = Candidates(table.Mean("atp"));
+            var screened = candidates.Where(c => table.Has("curvature", c) || MeanRTilde(table, states, c, "screen") >= o.Tau * o.ScreenTauFraction).ToArray();
+            var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
+            ForEachPair("flag", needExact, (i, phi, rows) =>
+                table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
+            foreach (int c in screened) flagged[c] = MeanRTilde(table, states, c, "curvature") >= o.Tau;
+
+            // Fix: corrected estimates with bounds for flagged components; MS-HVP where the bound stays large.
+            var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
+            ForEachPair("fix", fix, (i, phi, rows) =>
+            {
+                var second = new SecondOrder([.. rows.Select(c => table.Get("atp", i, c))], [.. rows.Select(c => table.Get("curvature", i, c))]);
+                table.Set("hvp", i, rows, [.. rows.Select((_, j) => second.Corrected(j))]);
+                table.Set("bound.hvp", i, rows, HessianVectorCorrection.Bound(phi, rows, second, cost));
+            });
+            var deltaNorms = DeltaNorms(states, components);
+            double largeDelta = Percentile(candidates.Select(c => deltaNorms[c]), 0.9);
+            var multiStep = fix.Where(c => !table.Has("mshvp", c)
+                && (table.Mean("bound.hvp", c) > o.Tau * Math.Abs(table.Mean("hvp", c)) || deltaNorms[c] >= largeDelta)).ToArray();
+            ForEachPair("fix.mshvp", multiStep, (i, phi, rows) =>
+            {
+                var (estimate, bound) = MultiStepHvp.Estimate(phi, rows, o.K, cost);
+                table.Set("mshvp", i, rows, estimate);
+                table.Set("bound.mshvp", i, rows, bound);
+            });
+            if (o.PatchAmbiguous)
+            {
+                var ambiguous = fix.Where(c => !table.Has("patching", c) && BoundOf(table, c) > o.Tau * Math.Abs(EstimateOf(table, c))).ToArray();
+                ForEachPair("patch", ambiguous, (i, phi, rows) => table.Set("patching", i, rows, ActivationPatching.Estimate(phi, rows, cost)));
+            }
+        }
+
+        var estimates = Enumerable.Range(0, n).Select(c => Summarise(table, states, components[c], c, flagged[c])).ToList();
+        var result = new AttributionResult
+        {
+            Model = modelName,
+            MetricKind = states[0].Metric.Kind,
+            CleanMetric = states.Average(s => s.CleanMetric),
+            CorruptedMetric = states.Average(s => s.CorruptedMetric),
+            Pairs = p,
+            Components = estimates,
+            Cost = cost.ByMethod,
+            Options = o,
+        };
+        return estimates.All(e => e.Patching is not null) ? result with { Evaluation = PatchingEvaluation.Evaluate(table.ToPerPair(), components, o, [.. states.Select(s => s.Scale)]) } : result;
+
+        void ForEachPair(string stage, int[] rows, Action<int, PhiEvaluator, int[]> work)
+        {
+            if (rows.Length == 0) return;
+            for (int i = 0; i < p; i++)
+            {
+                progress?.Report(new(stage, i, p));
+                using var pairScope = NewDisposeScope();
+                work(i, new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk), rows);
+            }
+            progress?.Report(new(stage, p, p));
+        }
+    }
+
+    private void Validate(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components)
+    {
+        if (pairs.Count == 0) throw new AttributionInputException("No prompt pairs: attribution needs at least one clean/corrupted pair.");
+        if (components.Count == 0) throw new AttributionInputException("The component set is empty: pass heads, MLPs, neurons or residual positions.");
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        int positions = pairs.Min(x => x.Clean.Count);
+        if (components.Any(c => c.Position is not null || c.Kind == ComponentKind.Residual) && pairs.Any(x => x.Clean.Count != positions))
+            throw new AttributionInputException("Per-position components need every pair to have the same length; group pairs by length.");
+        var duplicate = components.GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new AttributionInputException($"Component {duplicate.Key} is listed twice.");
+        foreach (var c in components)
+        {
+            c.Validate(model.Config);
+            if ((c.Position ?? (c.Kind == ComponentKind.Residual ? c.Index : 0)) >= positions)
+                throw new AttributionInputException($"Component {c.Id} selects a position beyond the prompts' {positions} tokens.");
+        }
+    }
+
+    private int[] Candidates(double[] atp)
+    {
+        var order = Enumerable.Range(0, atp.Length).OrderByDescending(i => Math.Abs(atp[i])).ToArray();
+        if (_options.CandidateTopK is not int k || k >= atp.Length) return order;
+        double threshold = Math.Abs(atp[order[k - 1]]) * (1 - _options.MarginBand);
+        return order.Where((c, rank) => rank < k || Math.Abs(atp[c]) >= threshold).ToArray();
+    }
+
+    private double MeanRTilde(PerPairTable t, PairState[] states, int c, string curvature) =>
+        Enumerable.Range(0, states.Length).Average(i =>
+            ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon, states[i].Scale));
+
+    private ComponentEstimate Summarise(PerPairTable t, PairState[] states, Component component, int c, bool flagged)
+    {
+        string? curvature = t.Has("curvature", c) ? "curvature" : t.Has("screen", c) ? "screen" : null;
+        double? Mean(string method) => t.Has(method, c) ? t.Mean(method, c) : null;
+        return new ComponentEstimate
+        {
+            Component = component,
+            Atp = t.Mean("atp", c),
+            Patching = Mean("patching"),
+            Hvp = Mean("hvp"),
+            MsHvp = Mean("mshvp"),
+            Ig = Mean("ig"),
+            AtpStar = Mean("atpstar"),
+            Gim = Mean("gim"),
+            Curvature = Mean("curvature"),
+            ScreenedCurvature = Mean("screen"),
+            R = curvature is null ? null : Enumerable.Range(0, states.Length).Average(i => ReliabilityScore.Ratio(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon)),
+            RTilde = curvature is null ? null : MeanRTilde(t, states, c, curvature),
+            Flagged = flagged,
+            Bound = t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
+                : curvature is null ? null : Enumerable.Range(0, states.Length).Average(i => Math.Abs(t.Get(curvature, i, c))),
+        };
+    }
+
+    private static double BoundOf(PerPairTable t, int c) => t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c) : t.Mean("bound.hvp", c);
+
+    private static double EstimateOf(PerPairTable t, int c) => t.Has("mshvp", c) ? t.Mean("mshvp", c) : t.Mean("hvp", c);
+
+    private double[] DeltaNorms(PairState[] states, IReadOnlyList<Component> components)
+    {
+        var norms = new double[components.Count];
+        using var scope = NewDisposeScope();
+        foreach (var state in states)
+            for (int c = 0; c < components.Count; c++)
+            {
+                var mask = components[c].Mask(model.Config, (int)state.Clean.Positions, model.Device);
+                norms[c] += (state.Delta[components[c].Site][0] * mask).norm().item<float>() / states.Length;
+            }
+        return norms;
+    }
+
+    private static double Percentile(IEnumerable<double> values, double q)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.PositiveInfinity : sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))];
+    }
+}

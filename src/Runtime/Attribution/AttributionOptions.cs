@@ -1,0 +1,99 @@
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>The estimators the engine can run.</summary>
+[Flags]
+public enum Methods
+{
+    /// <summary>None.</summary>
+    None = 0,
+    /// <summary>Exact activation patching (ground truth).</summary>
+    Patching = 1,
+    /// <summary>Attribution patching, gᵀδ.</summary>
+    Atp = 2,
+    /// <summary>Second-order correction gᵀδ + ½δᵀHδ.</summary>
+    Hvp = 4,
+    /// <summary>Multi-step second-order correction with K sub-steps.</summary>
+    MsHvp = 8,
+    /// <summary>Integrated gradients along the patch.</summary>
+    Ig = 16,
+    /// <summary>AtP* (GradDrop).</summary>
+    AtpStar = 32,
+    /// <summary>GIM: gradient with a modified backward, times δ.</summary>
+    Gim = 64,
+}
+
+/// <summary>Which cheap screen chooses the components that get an exact HVP in the flag stage.</summary>
+public enum CurvatureScreen
+{
+    /// <summary>Hutchinson random-sign estimate from a few joint HVPs (default).</summary>
+    Hutchinson,
+    /// <summary>Corrupted-run gradient difference, ½(g′ − g)ᵀδ.</summary>
+    GradientDifference,
+    /// <summary>No screen: exact HVP on every candidate.</summary>
+    Exact,
+}
+
+/// <summary>Knobs of an attribution run. Defaults follow the paper.</summary>
+public sealed record AttributionOptions
+{
+    /// <summary>Run Screen–Flag–Fix (AtP → R̃ → HVP / MS-HVP on flagged).</summary>
+    public bool ScreenFlagFix { get; init; } = true;
+
+    /// <summary>Estimators computed for every component in addition to the pipeline (e.g. patching for evaluation).</summary>
+    public Methods Methods { get; init; } = Methods.None;
+
+    /// <summary>Flag threshold on R̃ (1/3: q half as large as l).</summary>
+    public double Tau { get; init; } = 1.0 / 3;
+
+    /// <summary>Screen threshold as a fraction of τ: components whose screened R̃ reaches it get an exact HVP.</summary>
+    public double ScreenTauFraction { get; init; } = 0.5;
+
+    /// <summary>MS-HVP sub-steps.</summary>
+    public int K { get; init; } = 5;
+
+    /// <summary>IG grid points.</summary>
+    public int IgSteps { get; init; } = 32;
+
+    /// <summary>The cheap screen used by the flag stage.</summary>
+    public CurvatureScreen Screen { get; init; } = CurvatureScreen.Hutchinson;
+
+    /// <summary>Hutchinson probes (cost ≈ probes/… of AtP; more probes, sharper screen).</summary>
+    public int HutchinsonProbes { get; init; } = 8;
+
+    /// <summary>Only the top-k components by |AtP| (plus <see cref="MarginBand"/>) are candidates; null = all.</summary>
+    public int? CandidateTopK { get; init; }
+
+    /// <summary>Components within this fraction of the k-th |AtP| also become candidates.</summary>
+    public double MarginBand { get; init; } = 0.5;
+
+    /// <summary>Exactly patch components whose final bound still exceeds τ·|estimate|.</summary>
+    public bool PatchAmbiguous { get; init; }
+
+    /// <summary>ε in R and R̃.</summary>
+    public double Epsilon { get; init; } = 1e-3;
+
+    /// <summary>Batch rows per forward (memory knob; see <see cref="RowsForMemoryBudget"/>).</summary>
+    public int MaxRowsPerChunk { get; init; } = 64;
+
+    /// <summary>Seed for Hutchinson probes.</summary>
+    public long Seed { get; init; } = 1234;
+
+    /// <summary>Top-k used by the evaluation against patching.</summary>
+    public int EvaluationTopK { get; init; } = 5;
+
+    /// <summary>Checks ranges; throws <see cref="AttributionInputException"/>.</summary>
+    public void Validate()
+    {
+        if (!(Tau > 0 && Tau < 1)) throw new AttributionInputException($"τ must be in (0, 1); got {Tau}.");
+        if (K < 1 || K > 64) throw new AttributionInputException($"K must be in 1..64; got {K}.");
+        if (IgSteps < 2 || IgSteps > 1024) throw new AttributionInputException($"IG steps must be in 2..1024; got {IgSteps}.");
+        if (HutchinsonProbes < 1) throw new AttributionInputException($"Hutchinson probes must be ≥ 1; got {HutchinsonProbes}.");
+        if (MaxRowsPerChunk < 1) throw new AttributionInputException($"Rows per chunk must be ≥ 1; got {MaxRowsPerChunk}.");
+        if (CandidateTopK is < 1) throw new AttributionInputException($"Candidate top-k must be ≥ 1; got {CandidateTopK}.");
+    }
+
+    /// <summary>Rows per chunk such that a double-backward chunk stays within <paramref name="bytes"/>, from a
+    /// measured per-row activation footprint (a double backward keeps ≈ 3× a forward's activations).</summary>
+    public static int RowsForMemoryBudget(long bytes, long forwardBytesPerRow) =>
+        (int)Math.Clamp(bytes / Math.Max(1, 3 * forwardBytesPerRow), 1, 4096);
+}

@@ -1,0 +1,74 @@
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>
+/// Every estimate computed for one component, each a mean over prompt pairs of signed per-pair effects. Null means
+/// "not computed" (Screen–Flag–Fix computes expensive estimates only where needed).
+/// </summary>
+public sealed record ComponentEstimate
+{
+    /// <summary>The component.</summary>
+    public required Component Component { get; init; }
+    /// <summary>Its id, e.g. <c>L3H5</c>.</summary>
+    public string Id => Component.Id;
+    /// <summary>Exact activation patching Δ = φ(1) − φ(0).</summary>
+    public double? Patching { get; init; }
+    /// <summary>AtP, gᵀδ = φ′(0).</summary>
+    public required double Atp { get; init; }
+    /// <summary>gᵀδ + ½δᵀHδ.</summary>
+    public double? Hvp { get; init; }
+    /// <summary>MS-HVP with K sub-steps.</summary>
+    public double? MsHvp { get; init; }
+    /// <summary>Integrated gradients.</summary>
+    public double? Ig { get; init; }
+    /// <summary>AtP* (GradDrop).</summary>
+    public double? AtpStar { get; init; }
+    /// <summary>GIM.</summary>
+    public double? Gim { get; init; }
+    /// <summary>q = ½δᵀHδ (exact, by double backward), if computed.</summary>
+    public double? Curvature { get; init; }
+    /// <summary>q from the cheap screen, if computed.</summary>
+    public double? ScreenedCurvature { get; init; }
+    /// <summary>R = |q|/max(|l|, ε), mean over pairs (exact q where computed, else the screen's).</summary>
+    public double? R { get; init; }
+    /// <summary>R̃ ∈ [0,1), mean over pairs.</summary>
+    public double? RTilde { get; init; }
+    /// <summary>R̃ ≥ τ.</summary>
+    public bool Flagged { get; init; }
+    /// <summary>Estimated bound on |Δ − <see cref="Estimate"/>| (a posteriori, not a guarantee).</summary>
+    public double? Bound { get; init; }
+    /// <summary>The best estimate available: MS-HVP, else HVP, else AtP.</summary>
+    public double Estimate => MsHvp ?? Hvp ?? Atp;
+    /// <summary>Which method <see cref="Estimate"/> comes from.</summary>
+    public string EstimateMethod => MsHvp is not null ? "mshvp" : Hvp is not null ? "hvp" : "atp";
+}
+
+/// <summary>The outcome of an attribution run.</summary>
+public sealed record AttributionResult
+{
+    /// <summary>Model path or name.</summary>
+    public required string Model { get; init; }
+    /// <summary>Metric kind (<c>logit_diff</c>).</summary>
+    public required string MetricKind { get; init; }
+    /// <summary>Mean clean metric M(x).</summary>
+    public required double CleanMetric { get; init; }
+    /// <summary>Mean corrupted metric M(x′).</summary>
+    public required double CorruptedMetric { get; init; }
+    /// <summary>Number of prompt pairs.</summary>
+    public required int Pairs { get; init; }
+    /// <summary>Per component estimates, in the order components were given.</summary>
+    public required IReadOnlyList<ComponentEstimate> Components { get; init; }
+    /// <summary>Comparison with activation patching, when patching was computed for every component.</summary>
+    public Evaluation.PatchingEvaluation? Evaluation { get; init; }
+    /// <summary>Compute spent per method.</summary>
+    public required IReadOnlyDictionary<string, MethodCost> Cost { get; init; }
+    /// <summary>The options used.</summary>
+    public required AttributionOptions Options { get; init; }
+
+    /// <summary>The estimate for one component id; throws with the known ids when absent.</summary>
+    public ComponentEstimate Component(string id) =>
+        Components.FirstOrDefault(c => c.Id == id)
+        ?? throw new KeyNotFoundException($"No component '{id}' in this result; it has {string.Join(", ", Components.Take(12).Select(c => c.Id))}{(Components.Count > 12 ? ", …" : "")}.");
+
+    /// <summary>Components ranked by |estimate|, largest first.</summary>
+    public IEnumerable<ComponentEstimate> Ranked() => Components.OrderByDescending(c => Math.Abs(c.Estimate));
+}

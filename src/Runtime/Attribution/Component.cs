@@ -1,0 +1,163 @@
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>What sort of model part a component is.</summary>
+public enum ComponentKind
+{
+    /// <summary>An attention head's output (<c>attn.z</c> slice), id <c>L{l}H{h}</c>.</summary>
+    Head,
+    /// <summary>An MLP layer's output (<c>mlp_out</c>), id <c>L{l}MLP</c>.</summary>
+    Mlp,
+    /// <summary>One MLP neuron (<c>mlp.post</c> column), id <c>L{l}N{i}</c>.</summary>
+    Neuron,
+    /// <summary>The residual stream entering a layer at one position (<c>resid_pre</c>), id <c>L{l}R{p}</c>.</summary>
+    Residual,
+    /// <summary>A head's query input (<c>attn.q</c> slice), id <c>L{l}H{h}Q</c>.</summary>
+    Query,
+    /// <summary>A key/value head's key input (<c>attn.k</c> slice), id <c>L{l}H{g}K</c>.</summary>
+    Key,
+    /// <summary>A key/value head's value input (<c>attn.v</c> slice), id <c>L{l}H{g}V</c>.</summary>
+    Value,
+}
+
+/// <summary>
+/// A model part whose activation can be patched: a slice of one site. <paramref name="Position"/> restricts it to one
+/// token position (ids get an <c>@p</c> suffix); null means all positions.
+/// </summary>
+public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int? Position = null)
+{
+    /// <summary>Stable id used in JSON, reports, assertions and generated code (DESIGN.md).</summary>
+    public string Id => Kind switch
+    {
+        ComponentKind.Head => $"L{Layer}H{Index}",
+        ComponentKind.Mlp => $"L{Layer}MLP",
+        ComponentKind.Neuron => $"L{Layer}N{Index}",
+        ComponentKind.Residual => $"L{Layer}R{Index}",
+        ComponentKind.Query => $"L{Layer}H{Index}Q",
+        ComponentKind.Key => $"L{Layer}H{Index}K",
+        ComponentKind.Value => $"L{Layer}H{Index}V",
+        _ => throw new InvalidOperationException(),
+    } + (Position is int p && Kind != ComponentKind.Residual ? $"@{p}" : "");
+
+    /// <summary>The site whose activation is patched.</summary>
+    public Site Site => new(Kind switch
+    {
+        ComponentKind.Head => SiteKind.AttnZ,
+        ComponentKind.Mlp => SiteKind.MlpOut,
+        ComponentKind.Neuron => SiteKind.MlpPost,
+        ComponentKind.Residual => SiteKind.ResidPre,
+        ComponentKind.Query => SiteKind.AttnQ,
+        ComponentKind.Key => SiteKind.AttnK,
+        ComponentKind.Value => SiteKind.AttnV,
+        _ => throw new InvalidOperationException(),
+    }, Layer);
+
+    /// <summary>Checks the component against the model.</summary>
+    public void Validate(ModelConfig c)
+    {
+        SiteValidation.EnsureExists(Site, c);
+        int limit = Kind switch
+        {
+            ComponentKind.Head or ComponentKind.Query => c.Heads,
+            ComponentKind.Key or ComponentKind.Value => c.KvHeads,
+            ComponentKind.Neuron => c.Intermediate,
+            ComponentKind.Residual => int.MaxValue,
+            _ => 1,
+        };
+        if (Index < 0 || Index >= limit)
+            throw new SiteOutOfRangeException($"Component {Id} is outside the model: index must be in 0..{limit - 1}.");
+    }
+
+    /// <summary>A 0/1 mask of the site's shape without batch (float, so it multiplies δ) selecting this component.</summary>
+    public Tensor Mask(ModelConfig c, int positions, Device device)
+    {
+        var shape = new long[] { 1 }.Concat(Site.Shape(c, positions)).ToArray();
+        int? position = Kind == ComponentKind.Residual ? Index : Position;
+        if (position is int p && (p < 0 || p >= positions))
+            throw new SiteOutOfRangeException($"Component {Id} selects position {p} but prompts have {positions} positions.");
+        IReadOnlyList<long>? heads = Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value ? [Index] : null;
+        var mask = SiteMask.Select(Site, shape, device, positions: position is int q ? [q] : null, heads: heads);
+        if (Kind == ComponentKind.Neuron)
+        {
+            var neuron = zeros(c.Intermediate, dtype: ScalarType.Bool, device: device);
+            neuron[Index] = tensor(true, device: device);
+            mask = mask & neuron;
+        }
+        return mask.to_type(ScalarType.Float32)[0];
+    }
+
+    /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>).</summary>
+    public static Component Parse(string id)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(id, @"^L(\d+)(?:H(\d+)([QKV])?|(MLP)|N(\d+)|R(\d+))(?:@(\d+))?$");
+        if (!m.Success)
+            throw new FormatException($"'{id}' is not a component id; expected L{{layer}}H{{head}}, L{{layer}}MLP, L{{layer}}N{{neuron}}, L{{layer}}R{{position}}, optionally with Q/K/V after the head and @position.");
+        int layer = int.Parse(m.Groups[1].Value);
+        int? position = m.Groups[7].Success ? int.Parse(m.Groups[7].Value) : null;
+        if (m.Groups[2].Success)
+        {
+            var kind = m.Groups[3].Value switch { "Q" => ComponentKind.Query, "K" => ComponentKind.Key, "V" => ComponentKind.Value, _ => ComponentKind.Head };
+            return new Component(kind, layer, int.Parse(m.Groups[2].Value), position);
+        }
+        if (m.Groups[4].Success) return new Component(ComponentKind.Mlp, layer, 0, position);
+        if (m.Groups[5].Success) return new Component(ComponentKind.Neuron, layer, int.Parse(m.Groups[5].Value), position);
+        return new Component(ComponentKind.Residual, layer, int.Parse(m.Groups[6].Value));
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Id;
+}
+
+/// <summary>Ready-made component sets.</summary>
+public static class Components
+{
+    /// <summary>Every attention head.</summary>
+    public static IReadOnlyList<Component> Heads(ModelConfig c) =>
+        [.. from l in Enumerable.Range(0, c.Layers) from h in Enumerable.Range(0, c.Heads) select new Component(ComponentKind.Head, l, h)];
+
+    /// <summary>Every MLP layer.</summary>
+    public static IReadOnlyList<Component> Mlps(ModelConfig c) =>
+        [.. Enumerable.Range(0, c.Layers).Select(l => new Component(ComponentKind.Mlp, l))];
+
+    /// <summary>Every neuron of one layer.</summary>
+    public static IReadOnlyList<Component> Neurons(ModelConfig c, int layer) =>
+        [.. Enumerable.Range(0, c.Intermediate).Select(i => new Component(ComponentKind.Neuron, layer, i))];
+
+    /// <summary>The residual stream entering every layer at every position.</summary>
+    public static IReadOnlyList<Component> Residual(ModelConfig c, int positions) =>
+        [.. from l in Enumerable.Range(0, c.Layers) from p in Enumerable.Range(0, positions) select new Component(ComponentKind.Residual, l, p)];
+
+    /// <summary>Every head at every position.</summary>
+    public static IReadOnlyList<Component> HeadsPerPosition(ModelConfig c, int positions) =>
+        [.. from h in Heads(c) from p in Enumerable.Range(0, positions) select h with { Position = p }];
+
+    /// <summary>Query, key and value inputs of every head.</summary>
+    public static IReadOnlyList<Component> QueryKeyValue(ModelConfig c) =>
+        [.. from l in Enumerable.Range(0, c.Layers)
+            from kind in new[] { ComponentKind.Query, ComponentKind.Key, ComponentKind.Value }
+            from h in Enumerable.Range(0, kind == ComponentKind.Query ? c.Heads : c.KvHeads)
+            select new Component(kind, l, h)];
+
+    /// <summary>Parses a comma-separated list of set names (<c>heads,mlps,neurons,resid,qkv,heads-pos</c>) or ids.</summary>
+    public static IReadOnlyList<Component> Parse(string spec, ModelConfig c, int positions)
+    {
+        var list = new List<Component>();
+        foreach (string part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            list.AddRange(part switch
+            {
+                "heads" => Heads(c),
+                "mlps" => Mlps(c),
+                "neurons" => [.. Enumerable.Range(0, c.Layers).SelectMany(l => Neurons(c, l))],
+                "resid" => Residual(c, positions),
+                "qkv" => QueryKeyValue(c),
+                "heads-pos" => HeadsPerPosition(c, positions),
+                _ => [Component.Parse(part)],
+            });
+        }
+        return list;
+    }
+}

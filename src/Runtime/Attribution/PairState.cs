@@ -1,0 +1,95 @@
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>
+/// What every estimator needs about one prompt pair, computed once with 2 forwards + 1 backward (the cost of AtP):
+/// clean residual streams (so later rows start at the component's layer), clean activations, δ = a′ − a and the
+/// clean gradient g at every component site; optionally the corrupted-run gradient g′ (+1 backward).
+/// </summary>
+internal sealed class PairState
+{
+    private PairState(ModelInput clean, IMetric metric) { Clean = clean; Metric = metric; }
+
+    public ModelInput Clean { get; }
+    public IMetric Metric { get; }
+    public double CleanMetric { get; private set; }
+    public double CorruptedMetric { get; private set; }
+    public Tensor[] ResidPre { get; private set; } = [];
+    public Dictionary<Site, Tensor> Delta { get; } = [];
+    public Dictionary<Site, Tensor> CleanGradient { get; } = [];
+    public Dictionary<Site, Tensor> CorruptedGradient { get; } = [];
+
+    /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
+    public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
+
+    public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
+        BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient)
+    {
+        var c = model.Config;
+        var device = model.Device;
+        var state = new PairState(ModelInput.Single(pair.Clean, device), new LogitDifference(pair.Answer, pair.Wrong));
+        var corrupted = ModelInput.Single(pair.Corrupted, device);
+        var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
+
+        var clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () =>
+            Differentiate(model, state.Clean, state.Metric, sites, residSites, null));
+        state.CleanMetric = clean.Metric;
+        state.ResidPre = residSites.Select(s => clean.Activations[s]).ToArray();
+        foreach (var (s, g) in clean.Gradients) state.CleanGradient[s] = g;
+
+        var dirty = corruptedGradient
+            ? cost.Measure("screen.gradient_difference", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, corrupted, state.Metric, sites, [], null))
+            : cost.Measure("atp", forwards: 1, backwards: 0, rows: 1, () => Run(model, corrupted, state.Metric, sites));
+        state.CorruptedMetric = dirty.Metric;
+        foreach (var (s, g) in dirty.Gradients) state.CorruptedGradient[s] = g;
+
+        foreach (var site in sites)
+        {
+            var delta = dirty.Activations[site] - clean.Activations[site];
+            if (delta.isnan().any().item<bool>() || clean.Activations[site].isinf().any().item<bool>())
+                throw new AttributionInputException($"NaN or infinite activations at {site}; check the model weights and inputs.");
+            state.Delta[site] = delta;
+        }
+        if (!double.IsFinite(state.CleanMetric) || !double.IsFinite(state.CorruptedMetric))
+            throw new AttributionInputException("The metric is NaN or infinite on the clean or corrupted prompt.");
+
+        modifiedGradient = modification is null ? null : cost.Measure("gim", forwards: 1, backwards: 1, rows: 1, () =>
+            Differentiate(model, state.Clean, state.Metric, sites, [], modification).Gradients);
+        return state;
+    }
+
+    private sealed record Pass(double Metric, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients);
+
+    // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site.
+    private static Pass Differentiate(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites,
+        IReadOnlyList<Site> alsoCache, BackwardModification? modification)
+    {
+        var plan = new HookPlan(model.Config).Cache(sites).Cache(alsoCache);
+        var offsets = new Dictionary<Site, Tensor>();
+        int t = (int)input.Positions;
+        foreach (var site in sites)
+        {
+            var u = zeros([1, .. site.Shape(model.Config, t)], device: model.Device, requires_grad: true);
+            offsets[site] = u;
+            plan.Add(new AddOffset(site, u));
+        }
+        var m = metric.Evaluate(model.Forward(input, plan, modification), input).sum();
+        var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
+        var gradients = new Dictionary<Site, Tensor>();
+        int i = 0;
+        foreach (var site in offsets.Keys)
+            gradients[site] = grads[i++] is { } g && !g.IsInvalid ? g.detach() : zeros_like(offsets[site]);
+        return new Pass(m.item<float>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), gradients);
+    }
+
+    private static Pass Run(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites)
+    {
+        using var _ = no_grad(); // not inference_mode: δ built from these later enters autograd graphs
+        var plan = new HookPlan(model.Config).Cache(sites);
+        var m = metric.Evaluate(model.Forward(input, plan), input).sum();
+        return new Pass(m.item<float>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
+    }
+}

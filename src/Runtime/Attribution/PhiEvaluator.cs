@@ -1,0 +1,111 @@
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>One evaluation point: component <paramref name="Component"/> patched by the fraction <paramref name="T"/>.</summary>
+internal readonly record struct PhiRow(int Component, double T);
+
+/// <summary>φ, φ′ and φ″ at each requested row (NaN where not requested).</summary>
+internal sealed record PhiValues(double[] Phi, double[] First, double[] Second);
+
+/// <summary>Something that yields φ, φ′, φ″ at rows (c, t): the model, or a closed-form function in tests.</summary>
+internal interface IPhiFunction
+{
+    /// <summary>φ(0), the unpatched metric.</summary>
+    double AtZero { get; }
+
+    /// <summary>Evaluates the rows up to derivative <paramref name="order"/> (0, 1 or 2), charging <paramref name="method"/>.</summary>
+    PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method);
+}
+
+/// <summary>
+/// The engine's one primitive (DESIGN.md): for rows (c, t), evaluate φ_c(t) = M(x with a_c ← a_c + t·δ_c) and, by
+/// autograd w.r.t. the per-row vector t, φ′_c(t) and φ″_c(t). Rows are independent, so one backward of Σ_r φ_r gives
+/// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r. Rows start from the cached clean residual at
+/// the earliest layer in their chunk: nothing upstream of a patch can change.
+/// </summary>
+internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows) : IPhiFunction
+{
+    public double AtZero => pair.CleanMetric;
+
+    private readonly Dictionary<int, Tensor> _masks = [];
+
+    public PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method)
+    {
+        var phi = new double[rows.Count];
+        var first = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
+        var second = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
+        // Sort by layer so each chunk starts as late as possible.
+        var order_ = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer).ThenBy(i => rows[i].Component).ToArray();
+        for (int start = 0; start < order_.Length; start += maxRows)
+        {
+            var chunk = order_.Skip(start).Take(maxRows).ToArray();
+            var values = cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunk.Select(i => rows[i]).ToArray(), order));
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                phi[chunk[j]] = values.Phi[j];
+                first[chunk[j]] = values.First[j];
+                second[chunk[j]] = values.Second[j];
+            }
+        }
+        return new PhiValues(phi, first, second);
+    }
+
+    private PhiValues EvaluateChunk(PhiRow[] rows, int order)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = order == 0 ? inference_mode() : null;
+        var c = model.Config;
+        int r = rows.Length;
+        int firstLayer = rows.Min(x => components[x.Component].Layer);
+        var input = pair.Clean.Repeat(0, r);
+        // t in the activations' dtype: float32 normally, float64 when a model is loaded in float64 for checks.
+        var dtype = pair.Delta.Values.First().dtype;
+        var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device).requires_grad_(order > 0);
+
+        var plan = new HookPlan(c);
+        foreach (var group in Enumerable.Range(0, r).GroupBy(i => components[rows[i].Component].Site))
+        {
+            var site = group.Key;
+            var delta = pair.Delta[site];
+            var zero = zeros_like(delta[0]);
+            var inGroup = group.ToHashSet();
+            var coefficients = stack(Enumerable.Range(0, r).Select(i => inGroup.Contains(i) ? Mask(rows[i].Component) : zero).ToArray());
+            var view = new long[delta.dim()];
+            Array.Fill(view, 1L);
+            view[0] = r;
+            plan.Add(new AddOffset(site, coefficients * delta * t.view(view)));
+        }
+
+        var logits = model.ForwardFrom(firstLayer, pair.ResidPre[firstLayer].expand(r, -1, -1), input, plan);
+        var m = pair.Metric.Evaluate(logits, input);
+        var phi = m.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        var first = Enumerable.Repeat(double.NaN, r).ToArray();
+        var second = Enumerable.Repeat(double.NaN, r).ToArray();
+        if (order >= 1)
+        {
+            var g = autograd.grad([m.sum()], [t], retain_graph: order >= 2, create_graph: order >= 2)[0];
+            first = g.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+            if (order >= 2)
+            {
+                // A metric linear in t has φ″ ≡ 0 and no graph to differentiate; calling grad would abort natively.
+                second = g.requires_grad
+                    ? autograd.grad([g.sum()], [t], retain_graph: false)[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray()
+                    : new double[r];
+            }
+        }
+        return new PhiValues(phi, first, second);
+    }
+
+    private Tensor Mask(int component)
+    {
+        if (!_masks.TryGetValue(component, out var mask))
+        {
+            mask = components[component].Mask(model.Config, (int)pair.Clean.Positions, model.Device).DetachFromDisposeScope();
+            _masks[component] = mask;
+        }
+        return mask;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using CircuitDsl.Runtime.Tokenizers;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>A clean prompt, its corruption, and the tokens the metric compares (answer − wrong at the last position).</summary>
+/// <param name="Clean">Clean token ids (BOS included if the model uses one).</param>
+/// <param name="Corrupted">Corrupted token ids; same length as <paramref name="Clean"/>.</param>
+/// <param name="Answer">Token id of the correct answer on the clean prompt.</param>
+/// <param name="Wrong">Token id of the competing answer (correct on the corrupted prompt).</param>
+public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Corrupted, int Answer, int Wrong)
+{
+    /// <summary>Checks lengths and vocabulary; throws <see cref="AttributionInputException"/> with what to fix.</summary>
+    public void Validate(int vocabSize, int index = 0)
+    {
+        if (Clean.Count == 0)
+            throw new AttributionInputException($"Pair {index}: the clean prompt is empty.");
+        if (Clean.Count != Corrupted.Count)
+            throw new AttributionInputException($"Pair {index}: clean and corrupted prompts must tokenise to the same length (clean {Clean.Count} tokens, corrupted {Corrupted.Count}); activation differences are taken position by position.");
+        foreach (int id in Clean.Concat(Corrupted).Append(Answer).Append(Wrong))
+            if (id < 0 || id >= vocabSize)
+                throw new AttributionInputException($"Pair {index}: token id {id} is outside the vocabulary 0..{vocabSize - 1}.");
+    }
+
+    /// <summary>Builds a pair from text, requiring single-token answers.</summary>
+    public static PromptPair FromText(ITextTokenizer tokenizer, string clean, string corrupted, string answer, string wrong) =>
+        new(tokenizer.Encode(clean), tokenizer.Encode(corrupted), SingleToken(tokenizer, answer), SingleToken(tokenizer, wrong));
+
+    /// <summary>The id of a token given as text (" Mary") or as a number ("#5335").</summary>
+    public static int SingleToken(ITextTokenizer tokenizer, string token)
+    {
+        if (token.StartsWith('#') && int.TryParse(token.AsSpan(1), out int id)) return id;
+        var ids = tokenizer.Encode(token, addBos: false);
+        // SentencePiece-style tokenizers add a dummy-prefix space piece on their own; drop it when alone.
+        if (ids.Count == 2 && tokenizer.TokenText(ids[0]) == " " && !token.StartsWith(' ')) ids = [ids[1]];
+        if (ids.Count != 1)
+            throw new AttributionInputException($"Answer '{token}' is {ids.Count} tokens ({string.Join(", ", ids)}); the metric needs a single token. Try another word, a leading space, or '#id'.");
+        return ids[0];
+    }
+
+    /// <summary>Reads pairs from JSON lines: <c>{"clean":…, "corrupted":…, "answer":…, "wrong":…}</c> (text), or the
+    /// same keys with id arrays / ids.</summary>
+    public static IReadOnlyList<PromptPair> ReadJsonl(string path, ITextTokenizer? tokenizer)
+    {
+        if (!File.Exists(path)) throw new AttributionInputException($"{path}: file not found.");
+        var pairs = new List<PromptPair>();
+        int line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(text);
+                var e = doc.RootElement;
+                pairs.Add(new PromptPair(Ids(e, "clean"), Ids(e, "corrupted"), Id(e, "answer"), Id(e, "wrong")));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new AttributionInputException($"{path}:{line}: {ex.Message}; expected {{\"clean\", \"corrupted\", \"answer\", \"wrong\"}}.");
+            }
+        }
+        if (pairs.Count == 0) throw new AttributionInputException($"{path}: no prompt pairs.");
+        return pairs;
+
+        IReadOnlyList<int> Ids(JsonElement e, string key)
+        {
+            var v = e.GetProperty(key);
+            if (v.ValueKind == JsonValueKind.Array) return v.EnumerateArray().Select(x => x.GetInt32()).ToList();
+            return (tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give token ids.")).Encode(v.GetString()!);
+        }
+
+        int Id(JsonElement e, string key)
+        {
+            var v = e.GetProperty(key);
+            if (v.ValueKind == JsonValueKind.Number) return v.GetInt32();
+            return SingleToken(tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give a token id."), v.GetString()!);
+        }
+    }
+}
+
+/// <summary>Attribution was asked something it cannot answer (bad pairs, empty component set, NaN activations).</summary>
+public sealed class AttributionInputException(string message) : ArgumentException(message);
