@@ -198,7 +198,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             for (int c = 0; c < components.Count; c++)
             {
                 var mask = components[c].Mask(model.Config, (int)state.Clean.Positions, model.Device);
-                norms[c] += (state.Delta[components[c].Site][0] * mask).norm().item<float>() / states.Length;
+                norms[c] += (state.Delta[components[c].Site][0] * mask).norm().to_type(ScalarType.Float64).item<double>() / states.Length;
             }
         return norms;
     }

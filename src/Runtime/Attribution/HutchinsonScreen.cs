@@ -33,7 +33,7 @@ internal static class HutchinsonScreen
         using var scope = NewDisposeScope();
         var c = model.Config;
         int p = (int)signs.shape[0], positions = (int)pair.Clean.Positions;
-        signs = signs.to(model.Device);
+        signs = signs.to(model.DType).to(model.Device);
         int firstLayer = components.Min(x => x.Layer);
         var input = pair.Clean.Repeat(0, p);
         var plan = new HookPlan(c);
@@ -49,7 +49,7 @@ internal static class HutchinsonScreen
             var groupSigns = signs.index_select(1, tensor(indices.Select(i => (long)i).ToArray(), device: model.Device)); // [p, n]
             // v at this site, per probe: Σ_c s_pc mask_c δ  → [p, ...]
             var v = einsum("pn,n...->p...", groupSigns, masks) * pair.Delta[site];
-            var u = zeros([p, .. site.Shape(c, positions)], device: model.Device, requires_grad: true);
+            var u = zeros([p, .. site.Shape(c, positions)], dtype: model.DType, device: model.Device, requires_grad: true);
             plan.Add(new AddOffset(site, u));
             offsets.Add(u);
             directions.Add(v);

@@ -72,7 +72,7 @@ internal sealed class PairState
         int t = (int)input.Positions;
         foreach (var site in sites)
         {
-            var u = zeros([1, .. site.Shape(model.Config, t)], device: model.Device, requires_grad: true);
+            var u = zeros([1, .. site.Shape(model.Config, t)], dtype: model.DType, device: model.Device, requires_grad: true);
             offsets[site] = u;
             plan.Add(new AddOffset(site, u));
         }
@@ -82,7 +82,7 @@ internal sealed class PairState
         int i = 0;
         foreach (var site in offsets.Keys)
             gradients[site] = grads[i++] is { } g && !g.IsInvalid ? g.detach() : zeros_like(offsets[site]);
-        return new Pass(m.item<float>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), gradients);
+        return new Pass(m.to_type(ScalarType.Float64).item<double>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), gradients);
     }
 
     private static Pass Run(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites)
@@ -90,6 +90,6 @@ internal sealed class PairState
         using var _ = no_grad(); // not inference_mode: δ built from these later enters autograd graphs
         var plan = new HookPlan(model.Config).Cache(sites);
         var m = metric.Evaluate(model.Forward(input, plan), input).sum();
-        return new Pass(m.item<float>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
+        return new Pass(m.to_type(ScalarType.Float64).item<double>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
     }
 }

@@ -36,6 +36,9 @@ public sealed class HookedTransformer : nn.Module
     /// <summary>The device the weights live on.</summary>
     public Device Device => embed.device;
 
+    /// <summary>The weights' dtype (activations have the same).</summary>
+    public ScalarType DType => embed.dtype;
+
     /// <summary>Layer <paramref name="i"/>.</summary>
     public DecoderLayer Layer(int i) => layers[i];
 
