@@ -17,7 +17,7 @@ internal static class HutchinsonScreen
     {
         var sum = new double[components.Count];
         var generator = new Generator((ulong)seed);
-        var signs = (randint(0, 2, [probes, components.Count], generator: generator).to_type(ScalarType.Float32) * 2 - 1);
+        var signs = (rand([probes, components.Count], generator: generator) < 0.5).to_type(ScalarType.Float32) * 2 - 1;
         for (int start = 0; start < probes; start += maxRows)
         {
             int p = Math.Min(maxRows, probes - start);
@@ -48,7 +48,7 @@ internal static class HutchinsonScreen
             var masks = stack(indices.Select(i => components[i].Mask(c, positions, model.Device)).ToArray());  // [n, ...]
             var groupSigns = signs.index_select(1, tensor(indices.Select(i => (long)i).ToArray(), device: model.Device)); // [p, n]
             // v at this site, per probe: Σ_c s_pc mask_c δ  → [p, ...]
-            var v = einsum("pn,n...->p...", groupSigns, masks) * pair.Delta[site];
+            var v = matmul(groupSigns, masks.flatten(1)).view([p, .. masks.shape[1..]]) * pair.Delta[site];
             var u = zeros([p, .. site.Shape(c, positions)], dtype: model.DType, device: model.Device, requires_grad: true);
             plan.Add(new AddOffset(site, u));
             offsets.Add(u);
@@ -70,8 +70,8 @@ internal static class HutchinsonScreen
             var indices = groups[gi].ToArray();
             var groupSigns = signs.index_select(1, tensor(indices.Select(i => (long)i).ToArray(), device: model.Device)); // [p, n]
             // s_pc · Σ mask_c ⊙ δ ⊙ (Hv)_p, summed over probes
-            var projected = einsum("p...,n...->pn", h * pair.Delta[groups[gi].Key], maskStacks[gi]);
-            var perComponent = (projected * groupSigns).sum(0).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+            var projected = matmul((h * pair.Delta[groups[gi].Key]).flatten(1), maskStacks[gi].flatten(1).t()); // [p, n]
+            var perComponent = (projected * groupSigns).sum(dim: 0).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
             for (int j = 0; j < indices.Length; j++) result[indices[j]] = perComponent[j];
         }
         return result;

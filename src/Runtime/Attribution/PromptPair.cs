@@ -31,8 +31,8 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     {
         if (token.StartsWith('#') && int.TryParse(token.AsSpan(1), out int id)) return id;
         var ids = tokenizer.Encode(token, addBos: false);
-        // SentencePiece-style tokenizers add a dummy-prefix space piece on their own; drop it when alone.
-        if (ids.Count == 2 && tokenizer.TokenText(ids[0]) == " " && !token.StartsWith(' ')) ids = [ids[1]];
+        // SentencePiece-style tokenizers add a dummy-prefix space piece of their own; it is not part of the answer.
+        if (tokenizer.AddsDummyPrefix && ids.Count == 2 && tokenizer.TokenText(ids[0]) == " ") ids = [ids[1]];
         if (ids.Count != 1)
             throw new AttributionInputException($"Answer '{token}' is {ids.Count} tokens ({string.Join(", ", ids)}); the metric needs a single token. Try another word, a leading space, or '#id'.");
         return ids[0];

@@ -9,6 +9,9 @@ public interface ITextTokenizer
     /// <summary>Beginning-of-sequence id, if the tokenizer prepends one.</summary>
     int? BosId { get; }
 
+    /// <summary>True for SentencePiece-style tokenizers that prepend a space piece to every text they encode.</summary>
+    bool AddsDummyPrefix { get; }
+
     /// <summary>Encodes <paramref name="text"/>, with BOS first when <paramref name="addBos"/> and the tokenizer has one.</summary>
     IReadOnlyList<int> Encode(string text, bool addBos = true);
 

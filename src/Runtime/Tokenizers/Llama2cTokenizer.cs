@@ -30,6 +30,9 @@ public sealed class Llama2cTokenizer : ITextTokenizer
     /// <inheritdoc />
     public int? BosId => 1;
 
+    /// <inheritdoc />
+    public bool AddsDummyPrefix => true;
+
     /// <summary>Reads a tokenizer file with <paramref name="vocabSize"/> entries (the model's vocabulary size).</summary>
     public static Llama2cTokenizer Load(string path, int vocabSize)
     {

@@ -12,6 +12,9 @@ public sealed class MlTokenizer(Tokenizer inner, int vocabSize, int? bosId) : IT
     public int? BosId => bosId;
 
     /// <inheritdoc />
+    public bool AddsDummyPrefix => inner is LlamaTokenizer;
+
+    /// <inheritdoc />
     public IReadOnlyList<int> Encode(string text, bool addBos = true)
     {
         var ids = inner.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true).ToList();
