@@ -30,8 +30,14 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         var table = new PerPairTable(p, n);
         var states = new PairState[p];
         var all = Enumerable.Range(0, n).ToArray();
-        bool wantHutchinson = o.ScreenFlagFix && o.Screen == CurvatureScreen.Hutchinson;
-        bool wantGradientDifference = o.ScreenFlagFix && o.Screen == CurvatureScreen.GradientDifference;
+        bool Wants(CurvatureScreen s) => (o.ScreenFlagFix && o.Screen == s) || o.ExtraScreens.Contains(s);
+        bool wantHutchinson = Wants(CurvatureScreen.Hutchinson), wantGradientDifference = Wants(CurvatureScreen.GradientDifference);
+        string? screenKey = !o.ScreenFlagFix ? null : o.Screen switch
+        {
+            CurvatureScreen.Hutchinson => "screen.hutchinson",
+            CurvatureScreen.GradientDifference => "screen.gradient_difference",
+            _ => null,
+        };
 
         using var scope = NewDisposeScope();
         for (int i = 0; i < p; i++)
@@ -42,8 +48,8 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var atp = AttributionPatching.Atp(model, states[i], components);
             table.Set("atp", i, all, atp);
             if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(model, states[i], components, gimGradient));
-            if (wantGradientDifference) table.Set("screen", i, all, AttributionPatching.GradientDifferenceCurvature(model, states[i], components));
-            if (wantHutchinson) table.Set("screen", i, all, HutchinsonScreen.Curvature(model, states[i], components, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
+            if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(model, states[i], components));
+            if (wantHutchinson) table.Set("screen.hutchinson", i, all, HutchinsonScreen.Curvature(model, states[i], components, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
             if (o.Methods.HasFlag(Methods.AtpStar)) table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], components, atp, cost));
         }
         progress?.Report(new("screen", p, p));
@@ -74,7 +80,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         {
             // Flag: exact HVP only where the screen says curvature may matter.
             var candidates = Candidates(table.Mean("atp"));
-            var screened = candidates.Where(c => table.Has("curvature", c) || MeanRTilde(table, states, c, "screen") >= o.Tau * o.ScreenTauFraction).ToArray();
+            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || MeanRTilde(table, states, c, screenKey) >= o.Tau * o.ScreenTauFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
             ForEachPair("flag", needExact, (i, phi, rows) =>
                 table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
@@ -105,7 +111,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             }
         }
 
-        var estimates = Enumerable.Range(0, n).Select(c => Summarise(table, states, components[c], c, flagged[c])).ToList();
+        var estimates = Enumerable.Range(0, n).Select(c => Summarise(table, states, components[c], c, flagged[c], screenKey)).ToList();
         var result = new AttributionResult
         {
             Model = modelName,
@@ -162,9 +168,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         Enumerable.Range(0, states.Length).Average(i =>
             ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon, states[i].Scale));
 
-    private ComponentEstimate Summarise(PerPairTable t, PairState[] states, Component component, int c, bool flagged)
+    private ComponentEstimate Summarise(PerPairTable t, PairState[] states, Component component, int c, bool flagged, string? screenKey)
     {
-        string? curvature = t.Has("curvature", c) ? "curvature" : t.Has("screen", c) ? "screen" : null;
+        string? curvature = t.Has("curvature", c) ? "curvature" : screenKey is not null && t.Has(screenKey, c) ? screenKey : null;
         double? Mean(string method) => t.Has(method, c) ? t.Mean(method, c) : null;
         return new ComponentEstimate
         {
@@ -177,7 +183,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             AtpStar = Mean("atpstar"),
             Gim = Mean("gim"),
             Curvature = Mean("curvature"),
-            ScreenedCurvature = Mean("screen"),
+            ScreenedCurvature = screenKey is null ? null : Mean(screenKey),
             R = curvature is null ? null : Enumerable.Range(0, states.Length).Average(i => ReliabilityScore.Ratio(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon)),
             RTilde = curvature is null ? null : MeanRTilde(t, states, c, curvature),
             Flagged = flagged,

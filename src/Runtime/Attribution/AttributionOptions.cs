@@ -57,6 +57,10 @@ public sealed record AttributionOptions
     /// <summary>The cheap screen used by the flag stage.</summary>
     public CurvatureScreen Screen { get; init; } = CurvatureScreen.Hutchinson;
 
+    /// <summary>Screens computed in addition to <see cref="Screen"/>, so the evaluation can report how well each cheap
+    /// screen predicts the exact curvature.</summary>
+    public IReadOnlyList<CurvatureScreen> ExtraScreens { get; init; } = [];
+
     /// <summary>Hutchinson probes (cost ≈ probes/… of AtP; more probes, sharper screen).</summary>
     public int HutchinsonProbes { get; init; } = 8;
 

@@ -15,7 +15,7 @@ public sealed record MethodAgreement(string Method, double TopKOverlap, double S
 /// An estimator of "AtP is wrong" and how well it predicts it: AUROC over (pair, component) samples of the label
 /// |AtP − Δ| &gt; ½·max(|Δ|, ε·s).
 /// </summary>
-/// <param name="Score">exact R̃ or a screen's R̃.</param>
+/// <param name="Score">exact R̃ (<c>rtilde</c>) or a screen's (<c>rtilde.screen.hutchinson</c>, <c>rtilde.screen.gradient_difference</c>).</param>
 /// <param name="Auroc">Area under the ROC curve (0.5 = chance); NaN when one class is empty.</param>
 /// <param name="Samples">Samples scored.</param>
 public sealed record ScreenQuality(string Score, double Auroc, int Samples);
@@ -61,7 +61,7 @@ public sealed record PatchingEvaluation
         }
 
         var screens = new List<ScreenQuality>();
-        foreach (var (name, curvature) in new[] { ("rtilde", "curvature"), ("rtilde.screen", "screen") })
+        foreach (var (name, curvature) in new[] { ("rtilde", "curvature") }.Concat(values.Keys.Where(k => k.StartsWith("screen.", StringComparison.Ordinal)).Select(k => ("rtilde." + k, k))))
         {
             if (!values.TryGetValue(curvature, out var q)) continue;
             var scores = new List<double>();
@@ -96,7 +96,8 @@ public sealed record PatchingEvaluation
             for (int c = 0; c < n; c++)
             {
                 if (components[c].Layer != l) continue;
-                string? curvature = Get(values, "curvature", 0, c) is { } ? "curvature" : Get(values, "screen", 0, c) is { } ? "screen" : null;
+                string? curvature = Get(values, "curvature", 0, c) is { } ? "curvature"
+                    : values.Keys.FirstOrDefault(k => k.StartsWith("screen.", StringComparison.Ordinal) && Get(values, k, 0, c) is { });
                 if (curvature is null) continue;
                 for (int i = 0; i < pairs; i++)
                     samples.Add(ReliabilityScore.Normalised(values["atp"][i][c], values[curvature][i][c], options.Epsilon, scales[i]));
