@@ -21,6 +21,7 @@ public static class CircuitCli
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(AttributeCommand.Create());
         return root;
     }
 

@@ -73,8 +73,8 @@ public sealed record AttributionOptions
     /// <summary>Exactly patch components whose final bound still exceeds τ·|estimate|.</summary>
     public bool PatchAmbiguous { get; init; }
 
-    /// <summary>ε in R and R̃.</summary>
-    public double Epsilon { get; init; } = 1e-3;
+    /// <summary>ε in R and R̃: effects below ε·|M(x) − M(x′)| (1% of the whole patch's effect) are too small to flag.</summary>
+    public double Epsilon { get; init; } = 1e-2;
 
     /// <summary>Batch rows per forward (memory knob; see <see cref="RowsForMemoryBudget"/>).</summary>
     public int MaxRowsPerChunk { get; init; } = 64;

@@ -51,3 +51,44 @@ public class CliTests
         act.Should().Throw<ModelLoadException>().WithMessage("*/no/such/model*not found*");
     }
 }
+
+public class AttributeCommandTests
+{
+    [SkippableFact]
+    public void Attribute_writes_json_with_every_component_and_the_evaluation()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string json = Path.Combine(Path.GetTempPath(), $"cdsl-attribute-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output) = CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
+                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim",
+                "--methods", "patching", "--json", json);
+            code.Should().Be(0);
+            output.Should().Contain("L4H2").And.Contain("against exact activation patching").And.Contain("estimated");
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var root = doc.RootElement;
+            root.GetProperty("metric").GetProperty("kind").GetString().Should().Be("logit_diff");
+            var components = root.GetProperty("components").EnumerateArray().ToList();
+            components.Should().HaveCount(45);
+            components[0].GetProperty("id").GetString().Should().Be("L0H0");
+            components.Should().OnlyContain(c => Has(c, "patching") && Has(c, "atp") && Has(c, "rtilde"));
+            components.Select(c => c.GetProperty("id").GetString()).Should().Contain("L4MLP");
+            root.GetProperty("evaluation").GetProperty("methods").TryGetProperty("atp", out _).Should().BeTrue();
+            root.GetProperty("cost").GetProperty("atp").GetProperty("forwards").GetInt32().Should().Be(2);
+        }
+        finally { File.Delete(json); }
+    }
+
+    private static bool Has(JsonElement e, string name) => e.TryGetProperty(name, out var _);
+
+    [SkippableFact]
+    public void Multi_token_answer_is_a_clear_error()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        var act = () => CliTests.Run("attribute", "--model", model!, "--clean", "a b", "--corrupt", "a c", "--answer", "Marylebone", "--wrong", "Tim");
+        act.Should().Throw<ArgumentException>().WithMessage("*Marylebone*single token*");
+    }
+}
