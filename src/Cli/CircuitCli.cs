@@ -22,6 +22,7 @@ public static class CircuitCli
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(AttributeCommand.Create());
+        root.Subcommands.Add(TrainToyCommand.Create());
         return root;
     }
 

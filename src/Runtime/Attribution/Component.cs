@@ -118,9 +118,9 @@ public static class Components
     public static IReadOnlyList<Component> Heads(ModelConfig c) =>
         [.. from l in Enumerable.Range(0, c.Layers) from h in Enumerable.Range(0, c.Heads) select new Component(ComponentKind.Head, l, h)];
 
-    /// <summary>Every MLP layer.</summary>
+    /// <summary>Every MLP layer (none in attention-only models).</summary>
     public static IReadOnlyList<Component> Mlps(ModelConfig c) =>
-        [.. Enumerable.Range(0, c.Layers).Select(l => new Component(ComponentKind.Mlp, l))];
+        c.AttentionOnly ? [] : [.. Enumerable.Range(0, c.Layers).Select(l => new Component(ComponentKind.Mlp, l))];
 
     /// <summary>Every neuron of one layer.</summary>
     public static IReadOnlyList<Component> Neurons(ModelConfig c, int layer) =>

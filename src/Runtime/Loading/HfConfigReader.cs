@@ -32,7 +32,7 @@ public static class HfConfigReader
         {
             "gpt2" => Gpt2(c, path),
             "gpt_neox" => GptNeoX(c, path),
-            "llama" => LlamaLike(c, path, ModelFamily.Llama),
+            "llama" => LlamaLike(c, path, ModelFamily.Llama) with { AttentionOnly = Bool(c, "attention_only") ?? false },
             "qwen2" => LlamaLike(c, path, ModelFamily.Qwen2),
             "gemma2" => Gemma2(c, path),
             _ => throw new ModelLoadException(path, $"unknown model_type '{modelType}'; supported: {string.Join(", ", SupportedModelTypes)}."),
@@ -120,7 +120,7 @@ public static class HfConfigReader
             Heads = heads,
             KvHeads = OptInt(c, "num_key_value_heads") ?? heads,
             HeadDim = headDim,
-            Intermediate = Int(c, path, "intermediate_size"),
+            Intermediate = (Bool(c, "attention_only") ?? false) ? OptInt(c, "intermediate_size") ?? 0 : Int(c, path, "intermediate_size"),
             MaxPositions = OptInt(c, "max_position_embeddings") ?? 2048,
             Norm = NormKind.RmsNorm,
             NormEps = Dbl(c, "rms_norm_eps") ?? 1e-6,

@@ -101,6 +101,8 @@ public sealed record ModelConfig
     public int SlidingWindow { get; init; }
     /// <summary>Which layers use the sliding window; empty when none do.</summary>
     public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
+    /// <summary>Blocks have no MLP (toy attention-only models; key <c>attention_only</c> in config.json).</summary>
+    public bool AttentionOnly { get; init; }
     /// <summary>Beginning-of-sequence token id, if known.</summary>
     public int? BosTokenId { get; init; }
     /// <summary>End-of-sequence token id, if known.</summary>

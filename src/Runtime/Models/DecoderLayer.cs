@@ -9,10 +9,10 @@ namespace CircuitDsl.Runtime.Models;
 /// optional post-norms on each branch.</summary>
 public sealed class DecoderLayer : nn.Module
 {
-    private readonly Norm attn_norm, mlp_norm;
-    private readonly Norm? post_attn_norm, post_mlp_norm;
+    private readonly Norm attn_norm;
+    private readonly Norm? mlp_norm, post_attn_norm, post_mlp_norm;
     private readonly Attention attn;
-    private readonly Mlp mlp;
+    private readonly Mlp? mlp;
     private readonly bool _parallel;
     private readonly int _layer;
 
@@ -22,14 +22,14 @@ public sealed class DecoderLayer : nn.Module
         _layer = layer;
         _parallel = c.ParallelResidual;
         attn_norm = new Norm("attn_norm", c.Hidden, c.Norm, c.NormEps);
-        mlp_norm = new Norm("mlp_norm", c.Hidden, c.Norm, c.NormEps);
-        if (c.PostNorms)
-        {
-            post_attn_norm = new Norm("post_attn_norm", c.Hidden, c.Norm, c.NormEps);
-            post_mlp_norm = new Norm("post_mlp_norm", c.Hidden, c.Norm, c.NormEps);
-        }
+        if (c.PostNorms) post_attn_norm = new Norm("post_attn_norm", c.Hidden, c.Norm, c.NormEps);
         attn = new Attention(c, layer);
-        mlp = new Mlp(c, layer);
+        if (!c.AttentionOnly)
+        {
+            mlp_norm = new Norm("mlp_norm", c.Hidden, c.Norm, c.NormEps);
+            if (c.PostNorms) post_mlp_norm = new Norm("post_mlp_norm", c.Hidden, c.Norm, c.NormEps);
+            mlp = new Mlp(c, layer);
+        }
         RegisterComponents();
     }
 
@@ -47,7 +47,8 @@ public sealed class DecoderLayer : nn.Module
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 
         var mid = _parallel ? resid : s.Hook(SiteKind.ResidMid, _layer, resid + a);
-        var f = mlp.Forward(mlp_norm.Forward(mid, frozen), s);
+        if (mlp is null) return s.Hook(SiteKind.ResidPost, _layer, mid);
+        var f = mlp.Forward(mlp_norm!.Forward(mid, frozen), s);
         if (post_mlp_norm is not null) f = post_mlp_norm.Forward(f, frozen);
         f = s.Hook(SiteKind.MlpOut, _layer, f);
 

@@ -82,6 +82,8 @@ public static class SiteValidation
             throw new SiteOutOfRangeException($"Unknown site kind {(int)site.Kind}.");
         if (!site.IsGlobal && (site.Layer < 0 || site.Layer >= config.Layers))
             throw new SiteOutOfRangeException($"Site {site} is outside the model: layers are 0..{config.Layers - 1}.");
+        if (config.AttentionOnly && site.Kind is SiteKind.MlpPre or SiteKind.MlpPost or SiteKind.MlpOut)
+            throw new SiteOutOfRangeException($"Site {site} does not exist: this model is attention-only.");
         if (site.Kind == SiteKind.ResidMid && config.ParallelResidual)
             throw new SiteOutOfRangeException($"Site {site} does not exist in {config.Family}: attention and MLP read the same residual (parallel residual).");
     }

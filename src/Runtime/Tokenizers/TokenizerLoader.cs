@@ -7,7 +7,7 @@ namespace CircuitDsl.Runtime.Tokenizers;
 public static class TokenizerLoader
 {
     /// <summary>
-    /// Looks, in order, for llama2.c's <c>tok*.bin</c>/<c>tokenizer.bin</c>, GPT-2 BPE <c>vocab.json</c> +
+    /// Looks, in order, for llama2.c's <c>tok*.bin</c>/<c>tokenizer.bin</c>, our toy models' <c>words.txt</c>, GPT-2 BPE <c>vocab.json</c> +
     /// <c>merges.txt</c>, SentencePiece <c>tokenizer.model</c>; a GPT-2 model with none of these gets the GPT-2
     /// (r50k) vocabulary bundled with Microsoft.ML.Tokenizers.
     /// </summary>
@@ -22,6 +22,9 @@ public static class TokenizerLoader
             candidates = candidates.Concat(Directory.GetFiles(parent, "tok*.bin").Order());
         if (candidates.FirstOrDefault(File.Exists) is { } llama2c)
             return Llama2cTokenizer.Load(llama2c, config.VocabSize);
+
+        string words = Path.Combine(folder, "words.txt");
+        if (File.Exists(words)) return WordTokenizer.Load(words);
 
         string vocab = Path.Combine(folder, "vocab.json"), merges = Path.Combine(folder, "merges.txt");
         if (File.Exists(vocab) && File.Exists(merges))
