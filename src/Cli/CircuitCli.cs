@@ -19,6 +19,7 @@ public static class CircuitCli
         var root = new RootCommand("CircuitDsl: attribution patching you can trust — screen, flag and fix, with error bounds.");
         // The default --version reports the entry assembly, which is the test host when run in-process.
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(AttributeCommand.Create());

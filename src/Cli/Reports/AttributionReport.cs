@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Reporting;
+using ScottPlot;
+
+namespace CircuitDsl.Cli.Reports;
+
+/// <summary>
+/// A report folder for one attribution result: layer × head heatmaps of patching, AtP, HVP and R̃ side by side (the
+/// paper's landscape figure), a scatter of AtP and HVP against patching, an HTML page tying them together, and the JSON.
+/// </summary>
+public static class AttributionReport
+{
+    /// <summary>Files written, relative to the report folder.</summary>
+    public static readonly string[] Files = ["heatmaps.png", "scatter.png", "index.html", "result.json"];
+
+    /// <summary>Writes the report into <paramref name="folder"/> and returns the HTML page's path.</summary>
+    public static string Write(AttributionResult result, string folder, int layers, int heads, string title, string? hypothesis = null)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "result.json"), AttributionJson.Write(result));
+        Heatmaps(result, layers, heads).SavePng(Path.Combine(folder, "heatmaps.png"), 1600, 80 + 70 * Math.Max(layers, 3));
+        Scatter(result).SavePng(Path.Combine(folder, "scatter.png"), 640, 560);
+        string html = Path.Combine(folder, "index.html");
+        File.WriteAllText(html, Html(result, title, hypothesis));
+        return html;
+    }
+
+    private static Multiplot Heatmaps(AttributionResult result, int layers, int heads)
+    {
+        var panels = new (string Title, Func<ComponentEstimate, double?> Value, bool Diverging)[]
+        {
+            ("activation patching Δ", c => c.Patching, true),
+            ("AtP  (g·δ)", c => c.Atp, true),
+            ("HVP  (g·δ + ½ δ·Hδ)", c => c.Hvp, true),
+            ("reliability R̃", c => c.RTilde, false),
+        };
+        // One colour scale for the three effect maps, centred at 0, so they compare at a glance.
+        bool mlps = result.Components.Any(c => c.Component.Kind == ComponentKind.Mlp);
+        int columns = heads + (mlps ? 1 : 0);
+        double extent = result.Components.Where(c => c.Component.Kind is ComponentKind.Head or ComponentKind.Mlp && c.Component.Position is null)
+            .SelectMany(c => new[] { c.Patching, c.Atp, c.Hvp }).Where(v => v is double d && double.IsFinite(d)).Select(v => Math.Abs(v!.Value)).DefaultIfEmpty(1).Max();
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(panels.Length);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        for (int i = 0; i < panels.Length; i++)
+        {
+            var plot = multiplot.GetPlot(i);
+            // Rows are layers (ScottPlot draws row 0 at the top, like a layer table); the last column is the MLP.
+            var grid = new double[layers, columns];
+            for (int l = 0; l < layers; l++) for (int h = 0; h < columns; h++) grid[l, h] = double.NaN;
+            foreach (var c in result.Components.Where(c => c.Component.Position is null))
+            {
+                if (c.Component.Kind == ComponentKind.Head) grid[c.Component.Layer, c.Component.Index] = panels[i].Value(c) ?? double.NaN;
+                if (c.Component.Kind == ComponentKind.Mlp && mlps) grid[c.Component.Layer, heads] = panels[i].Value(c) ?? double.NaN;
+            }
+            var heatmap = plot.Add.Heatmap(grid);
+            heatmap.Colormap = panels[i].Diverging ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Amp();
+            heatmap.ManualRange = panels[i].Diverging ? new ScottPlot.Range(-extent, extent) : new ScottPlot.Range(0, 1);
+            heatmap.NaNCellColor = Colors.LightGray;
+            plot.Add.ColorBar(heatmap);
+            plot.Title(panels[i].Title);
+            plot.XLabel(mlps ? "head (and MLP)" : "head");
+            plot.YLabel("layer");
+            plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, columns).Select(h => (double)h)],
+                [.. Enumerable.Range(0, columns).Select(h => h < heads ? h.ToString(CultureInfo.InvariantCulture) : "MLP")]);
+            plot.Axes.Left.SetTicks([.. Enumerable.Range(0, layers).Select(l => (double)(layers - 1 - l))], [.. Enumerable.Range(0, layers).Select(l => l.ToString(CultureInfo.InvariantCulture))]);
+        }
+        return multiplot;
+    }
+
+    private static Plot Scatter(AttributionResult result)
+    {
+        var plot = new Plot();
+        var known = result.Components.Where(c => c.Patching is not null).ToList();
+        double[] truth = [.. known.Select(c => c.Patching!.Value)];
+        var atp = plot.Add.ScatterPoints(truth, known.Select(c => c.Atp).ToArray());
+        atp.LegendText = "AtP";
+        atp.MarkerSize = 7;
+        var withHvp = known.Where(c => c.Hvp is not null).ToList();
+        if (withHvp.Count > 0)
+        {
+            var hvp = plot.Add.ScatterPoints(withHvp.Select(c => c.Patching!.Value).ToArray(), withHvp.Select(c => c.Hvp!.Value).ToArray());
+            hvp.LegendText = "HVP";
+            hvp.MarkerSize = 7;
+        }
+        var withMs = known.Where(c => c.MsHvp is not null).ToList();
+        if (withMs.Count > 0)
+        {
+            var ms = plot.Add.ScatterPoints(withMs.Select(c => c.Patching!.Value).ToArray(), withMs.Select(c => c.MsHvp!.Value).ToArray());
+            ms.LegendText = "MS-HVP (flagged)";
+            ms.MarkerSize = 9;
+            ms.MarkerShape = MarkerShape.OpenDiamond;
+        }
+        double lo = Math.Min(0, truth.DefaultIfEmpty(0).Min()), hi = Math.Max(0, truth.DefaultIfEmpty(0).Max());
+        var diagonal = plot.Add.Line(lo, lo, hi, hi);
+        diagonal.LinePattern = LinePattern.Dashed;
+        diagonal.Color = Colors.Gray;
+        diagonal.LegendText = "exact";
+        plot.Title("estimates against activation patching");
+        plot.XLabel("activation patching Δ (logit difference)");
+        plot.YLabel("estimate");
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    private static string Html(AttributionResult result, string title, string? hypothesis)
+    {
+        string E(string s) => WebUtility.HtmlEncode(s);
+        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "–";
+        var sb = new StringBuilder();
+        sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>")
+          .Append("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1650px;color:#222}img{max-width:100%;border:1px solid #ddd}")
+          .Append("table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:right}th{background:#f5f5f5}")
+          .Append("td:first-child,th:first-child{text-align:left}.flag{color:#b00;font-weight:bold}.note{color:#666;font-size:90%}</style></head><body>");
+        sb.Append("<h1>").Append(E(title)).Append("</h1>");
+        sb.Append("<p>Model <code>").Append(E(result.Model)).Append("</code>, ").Append(result.Pairs).Append(" prompt pairs, metric ")
+          .Append(E(result.MetricKind)).Append(": M(x) = ").Append(F(result.CleanMetric)).Append(", M(x′) = ").Append(F(result.CorruptedMetric)).Append(".</p>");
+        if (hypothesis is not null) sb.Append("<p>").Append(E(hypothesis)).Append("</p>");
+        sb.Append("<h2>Landscape</h2><img src=\"heatmaps.png\" alt=\"layer by head heatmaps of patching, AtP, HVP and R-tilde\">");
+        sb.Append("<h2>Against patching</h2><img src=\"scatter.png\" alt=\"scatter of estimates against activation patching\">");
+        if (result.Evaluation is { } e)
+        {
+            sb.Append("<table><tr><th>method</th><th>top-").Append(e.TopK).Append(" overlap</th><th>Spearman</th><th>mean |error|</th><th>vs AtP</th></tr>");
+            foreach (var m in e.Methods)
+                sb.Append("<tr><td>").Append(E(m.Method)).Append("</td><td>").Append(m.TopKOverlap.ToString("F2", CultureInfo.InvariantCulture)).Append("</td><td>")
+                  .Append(m.Spearman.ToString("F3", CultureInfo.InvariantCulture)).Append("</td><td>").Append(m.MeanAbsError.ToString("G3", CultureInfo.InvariantCulture))
+                  .Append("</td><td>").Append(m.ErrorReductionVsAtp.ToString("P0", CultureInfo.InvariantCulture)).Append("</td></tr>");
+            sb.Append("</table>");
+        }
+        sb.Append("<h2>Components</h2><table><tr><th>component</th><th>patching</th><th>AtP</th><th>HVP</th><th>MS-HVP</th><th>R̃</th><th>flag</th><th>estimate</th><th>± bound (est.)</th></tr>");
+        foreach (var c in result.Ranked())
+            sb.Append("<tr><td>").Append(E(c.Id)).Append("</td><td>").Append(F(c.Patching)).Append("</td><td>").Append(F(c.Atp)).Append("</td><td>").Append(F(c.Hvp))
+              .Append("</td><td>").Append(F(c.MsHvp)).Append("</td><td>").Append(c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "–").Append("</td><td class=\"flag\">")
+              .Append(c.Flagged ? "FLAG" : "").Append("</td><td>").Append(F(c.Estimate)).Append("</td><td>").Append(c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "–").Append("</td></tr>");
+        sb.Append("</table><p class=\"note\">Bounds are estimated a posteriori (Taylor remainder with sup|φ‴| from φ″ at sub-steps), not guaranteed. ")
+          .Append("R̃ = |½δᵀHδ| / (|gᵀδ| + |½δᵀHδ| + ε·|M(x) − M(x′)|); flagged when R̃ ≥ ").Append(result.Options.Tau.ToString("F2", CultureInfo.InvariantCulture))
+          .Append(". Full data: <a href=\"result.json\">result.json</a>.</p></body></html>");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,18 @@
+namespace CircuitDsl.Cli.Reports;
+
+/// <summary>Finds the toy models shipped with the tool (copied next to it at build; else the repository's models/).</summary>
+public static class EmbeddedModels
+{
+    /// <summary>The folder of toy model <paramref name="name"/> (<c>ioi</c>, <c>induction</c>).</summary>
+    public static string Locate(string name)
+    {
+        string beside = Path.Combine(AppContext.BaseDirectory, "models", name);
+        if (Directory.Exists(beside)) return beside;
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "models", name);
+            if (Directory.Exists(candidate) && File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+        }
+        throw new DirectoryNotFoundException($"Toy model '{name}' not found beside the tool or under models/; run `circuit train-toy {name} --out models/{name}`.");
+    }
+}
