@@ -1,21 +1,19 @@
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.Text;
 
 namespace CircuitDsl.Generators.Model;
 
 /// <summary>
-/// An equatable stand-in for <see cref="Diagnostic"/>: a <see cref="Location"/> holds a syntax tree, which would
-/// defeat incremental caching, so only the file path and span travel through the pipeline.
+/// An equatable stand-in for <see cref="Diagnostic"/>: only the descriptor, plain location values and the message
+/// arguments travel through the pipeline, so cached steps stay cached.
 /// </summary>
-internal sealed record DiagnosticInfo(
-    DiagnosticDescriptor Descriptor, string FilePath, TextSpan Span, LinePositionSpan LineSpan, EquatableArray<string> Arguments)
+internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationInfo? Location, EquatableArray<string> Arguments)
 {
-    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location location, params string[] arguments)
-    {
-        var line = location.GetLineSpan();
-        return new DiagnosticInfo(descriptor, line.Path, location.SourceSpan, line.Span, new EquatableArray<string>(arguments));
-    }
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] arguments) =>
+        new(descriptor, location, new EquatableArray<string>(arguments));
+
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] arguments) =>
+        Create(descriptor, LocationInfo.From(location), arguments);
 
     public Diagnostic ToDiagnostic() =>
-        Diagnostic.Create(Descriptor, Location.Create(FilePath, Span, LineSpan), Arguments.ToArray());
+        Diagnostic.Create(Descriptor, Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, Arguments.ToArray());
 }

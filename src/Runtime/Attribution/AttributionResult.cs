@@ -69,6 +69,10 @@ public sealed record AttributionResult
         Components.FirstOrDefault(c => c.Id == id)
         ?? throw new KeyNotFoundException($"No component '{id}' in this result; it has {string.Join(", ", Components.Take(12).Select(c => c.Id))}{(Components.Count > 12 ? ", …" : "")}.");
 
+    /// <summary>The estimates of a generated circuit group's components, in declaration order.</summary>
+    public IReadOnlyList<ComponentEstimate> Group(ComponentGroup group) =>
+        [.. group.Components.Select(c => Component(Experiments.ExperimentRunner.ToComponent(c).Id))];
+
     /// <summary>Components ranked by |estimate|, largest first.</summary>
     public IEnumerable<ComponentEstimate> Ranked() => Components.OrderByDescending(c => Math.Abs(c.Estimate));
 }

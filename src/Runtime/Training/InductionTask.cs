@@ -5,7 +5,7 @@ using CircuitDsl.Runtime.Tokenizers;
 namespace CircuitDsl.Runtime.Training;
 
 /// <summary>
-/// Repeated random token sequences: BOS x₁…x_n x₁…x_n. Predicting the second copy needs an induction circuit: a
+/// Repeated random token segments: … x₁…x_n … x₁…x_n …. Predicting the second copy needs an induction circuit: a
 /// previous-token head in layer 0 and an induction head in layer 1 (Olsson et al. 2022). Two attention-only layers.
 /// </summary>
 public sealed class InductionTask : ToyTask
@@ -27,39 +27,51 @@ public sealed class InductionTask : ToyTask
     };
 
     /// <inheritdoc />
-    public override int DefaultSteps => 1500;
+    public override int DefaultSteps => 5000;
 
     /// <inheritdoc />
     public override string Description =>
-        $"BOS followed by {Half} random tokens (of {Symbols}) repeated once; loss on the second copy. Expected circuit: a previous-token head in layer 0 and an induction head in layer 1.";
+        $"BOS, random tokens (of {Symbols}) with a segment of 5–{Half} tokens repeated at a random place; loss on the repeat. Expected circuit: a previous-token head in layer 0 and an induction head in layer 1.";
 
     /// <inheritdoc />
     public override ToyBatch Sample(int batch, Random random)
     {
-        var ids = new long[batch, 2 * Half + 1];
+        // Random prefix, a segment of random length, the segment again, random filler: the repeat distance varies,
+        // so only content-based induction (not "copy from k positions back") predicts the second copy.
+        int t = 2 * Half + 1;
+        var ids = new long[batch, t];
+        var scored = new bool[batch, t];
         for (int b = 0; b < batch; b++)
-            for (int i = 0; i < Half; i++)
-                ids[b, 1 + i] = ids[b, 1 + Half + i] = 1 + random.Next(Symbols);
-        // Score the second copy from its second token on: the first repeat cannot be predicted.
-        return Batch(ids, j => j >= Half + 1);
+        {
+            for (int j = 1; j < t; j++) ids[b, j] = 1 + random.Next(Symbols);
+            int length = 5 + random.Next(Half - 4), start = 1 + random.Next(t - 2 * length);
+            for (int i = 0; i < length; i++)
+            {
+                ids[b, start + length + i] = ids[b, start + i];
+                if (i + 1 < length) scored[b, start + length + i] = true; // predicts the next repeated token
+            }
+        }
+        return Batch(ids, (b, j) => scored[b, j]);
     }
 
     /// <inheritdoc />
     public override IReadOnlyList<PromptPair> Pairs(int count, int seed)
     {
-        // Clean: BOS x₁…x_n x₁…x_k → x_{k+1}. Corrupted: x_{k+1} replaced by y in the first copy → y.
+        // Clean: BOS, a random prefix, a segment x₁…x_n, then x₁…x_k → x_{k+1}. Corrupted: x_{k+1} replaced by y in
+        // the first copy, so induction now predicts y.
         var random = new Random(seed);
         var pairs = new List<PromptPair>();
-        const int k = Half / 2;
         while (pairs.Count < count)
         {
-            var first = Enumerable.Range(0, Half).Select(_ => 1 + random.Next(Symbols)).ToArray();
-            if (first.Distinct().Count() < Half) continue; // unambiguous continuation
-            int answer = first[k], wrong;
-            do wrong = 1 + random.Next(Symbols); while (first.Contains(wrong));
-            int[] clean = [0, .. first, .. first.Take(k)];
+            int n = 6 + random.Next(Half - 5), k = n / 2, prefix = random.Next(2 * Half - 2 * n + 1);
+            var tokens = Enumerable.Range(0, prefix + n).Select(_ => 1 + random.Next(Symbols)).ToArray();
+            var segment = tokens[prefix..];
+            if (tokens.Distinct().Count() < tokens.Length) continue; // an unambiguous previous occurrence
+            int answer = segment[k], wrong;
+            do wrong = 1 + random.Next(Symbols); while (tokens.Contains(wrong));
+            int[] clean = [0, .. tokens, .. segment.Take(k)];
             var corrupted = clean.ToArray();
-            corrupted[1 + k] = wrong;
+            corrupted[1 + prefix + k] = wrong;
             pairs.Add(new PromptPair(clean, corrupted, answer, wrong));
         }
         return pairs;

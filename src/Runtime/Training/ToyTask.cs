@@ -51,14 +51,17 @@ public abstract class ToyTask
     /// <summary>Task names.</summary>
     public static IReadOnlyList<string> TaskNames { get; } = ["induction", "ioi"];
 
-    /// <summary>Helper: targets that score only <paramref name="scored"/> positions.</summary>
-    protected static ToyBatch Batch(long[,] ids, Func<int, bool> scored)
+    /// <summary>Helper: targets that score only <paramref name="scored"/> positions (the same in every row).</summary>
+    protected static ToyBatch Batch(long[,] ids, Func<int, bool> scored) => Batch(ids, (_, j) => scored(j));
+
+    /// <summary>Helper: targets that score only <paramref name="scored"/>(row, position).</summary>
+    protected static ToyBatch Batch(long[,] ids, Func<int, int, bool> scored)
     {
         int b = ids.GetLength(0), t = ids.GetLength(1);
         var targets = new long[b, t];
         for (int i = 0; i < b; i++)
             for (int j = 0; j < t; j++)
-                targets[i, j] = j + 1 < t && scored(j) ? ids[i, j + 1] : -100;
+                targets[i, j] = j + 1 < t && scored(i, j) ? ids[i, j + 1] : -100;
         return new ToyBatch(tensor(ids), tensor(targets));
     }
 }

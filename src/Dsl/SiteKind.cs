@@ -1,4 +1,4 @@
-namespace CircuitDsl.Runtime.Sites;
+namespace CircuitDsl;
 
 /// <summary>
 /// The activation sites of a model, in TransformerLens's vocabulary. Per-layer kinds come first, in the order the

@@ -1,0 +1,82 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using CircuitDsl.Generators.Diagnostics;
+using CircuitDsl.Generators.Model;
+
+namespace CircuitDsl.Generators.Parsing;
+
+/// <summary>A circuit checked against its model's shape.</summary>
+internal sealed record ValidatedCircuit(CircuitSpec Circuit, ShapeSpec? Shape, EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    public bool IsValid => Shape is not null && Diagnostics.Count == 0;
+}
+
+/// <summary>Range, availability, duplicate and causal-order checks that need the model's shape.</summary>
+internal static class CircuitValidator
+{
+    public static ValidatedCircuit Validate(CircuitSpec circuit, ImmutableArray<ResolvedModel> models)
+    {
+        var diagnostics = circuit.Diagnostics.ToList();
+        var model = models.FirstOrDefault(m => m.Binding.FullName == circuit.ModelFullName);
+        var shape = model?.Shape;
+        if (shape is null) return new ValidatedCircuit(circuit, null, new EquatableArray<DiagnosticInfo>(diagnostics));
+
+        var seen = new Dictionary<(int, int, int, int), string>();
+        foreach (var group in circuit.Groups)
+            foreach (var c in group.Components)
+            {
+                string? problem = Range(c, shape);
+                if (problem is not null)
+                {
+                    var descriptor = problem.StartsWith("attention-only") ? DiagnosticDescriptors.SiteNotAvailable : DiagnosticDescriptors.ComponentOutOfRange;
+                    diagnostics.Add(DiagnosticInfo.Create(descriptor, c.Location, c.Written, problem));
+                    continue;
+                }
+                var key = (c.Kind, c.Layer, c.Index, c.Position);
+                if (seen.TryGetValue(key, out var other))
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateComponent, c.Location, c.Written, circuit.DisplayName, other));
+                else
+                    seen[key] = group.Property;
+            }
+
+        foreach (var edge in circuit.Edges)
+        {
+            var sender = circuit.Groups.FirstOrDefault(g => g.Property == edge.Sender);
+            var receiver = circuit.Groups.FirstOrDefault(g => g.Property == edge.Receiver);
+            if (sender is null || receiver is null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
+                    $"'{(sender is null ? edge.Sender : edge.Receiver)}' is not a group of this circuit"));
+                continue;
+            }
+            if (sender.Components.Count == 0 || receiver.Components.Count == 0) continue;
+            int latestSender = sender.Components.Max(c => c.Layer), earliestReceiver = receiver.Components.Min(c => c.Layer);
+            if (earliestReceiver <= latestSender)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
+                    $"the receiver must come after the sender, but layer {earliestReceiver} does not come after layer {latestSender}"));
+        }
+        return new ValidatedCircuit(circuit, shape, new EquatableArray<DiagnosticInfo>(diagnostics));
+    }
+
+    private static string? Range(ComponentSpec c, ShapeSpec shape)
+    {
+        if (c.Layer < 0 || c.Layer >= shape.Layers) return $"layers are 0..{shape.Layers - 1} in this {shape.Family} model";
+        switch (c.Kind)
+        {
+            case CircuitParser.Head:
+            case CircuitParser.Query:
+                return c.Index >= shape.Heads ? $"heads are 0..{shape.Heads - 1} in this {shape.Family} model" : null;
+            case CircuitParser.Key:
+            case CircuitParser.Value:
+                return c.Index >= shape.KvHeads ? $"key/value heads are 0..{shape.KvHeads - 1} in this {shape.Family} model (grouped-query attention)" : null;
+            case CircuitParser.Mlp:
+                return shape.AttentionOnly ? "attention-only model: it has no MLPs" : null;
+            case CircuitParser.Neuron:
+                if (shape.AttentionOnly) return "attention-only model: it has no MLP neurons";
+                return c.Index >= shape.Neurons ? $"neurons are 0..{shape.Neurons - 1} in this {shape.Family} model" : null;
+            default:
+                return null;
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Tokenizers;
+
+namespace CircuitDsl.Runtime.Experiments;
+
+/// <summary>
+/// Runs a generated <see cref="ExperimentPlan"/>: checks the model against the shape the plan was compiled for, draws
+/// prompt pairs from the template, corrupts them as declared, and runs the engine on the circuit's components only.
+/// </summary>
+public static class ExperimentRunner
+{
+    /// <summary>Runs <paramref name="plan"/> on <paramref name="model"/>.</summary>
+    public static AttributionResult Run(HookedTransformer model, ITextTokenizer tokenizer, ExperimentPlan plan, IProgress<AttributionProgress>? progress = null)
+    {
+        CheckShape(model, plan);
+        var pairs = Pairs(tokenizer, plan);
+        var components = plan.Groups.SelectMany(g => g.Components).Select(ToComponent).ToList();
+        var options = plan.Method == Estimator.ScreenFlagFix
+            ? new AttributionOptions { Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps }
+            : new AttributionOptions { ScreenFlagFix = false, Methods = ToMethods(plan.Method), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps };
+        if (plan.CompareWithPatching) options = options with { Methods = options.Methods | Methods.Patching };
+        return new AttributionEngine(model, options).Run(pairs, components, $"{plan.Name} ({plan.Circuit})", progress);
+    }
+
+    /// <summary>The engine's component for a DSL component reference.</summary>
+    public static Component ToComponent(ComponentRef c) => new(c.Kind, c.Layer, c.Index, c.Position < 0 ? null : c.Position);
+
+    /// <summary>Draws the plan's prompt pairs: every combination of slot values with distinct answer and wrong values,
+    /// shuffled with the plan's seed, the first <see cref="ExperimentPlan.Pairs"/> kept.</summary>
+    public static IReadOnlyList<PromptPair> Pairs(ITextTokenizer tokenizer, ExperimentPlan plan)
+    {
+        var random = new Random(plan.Seed);
+        var fills = Combinations(plan.Slots.ToList(), 0, new Dictionary<string, string>())
+            .Where(f => f[plan.AnswerSlot] != f[plan.WrongSlot])
+            .OrderBy(_ => random.Next()).Take(plan.Pairs).ToList();
+        if (fills.Count == 0) throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {plan.AnswerSlot} and {plan.WrongSlot}.");
+        return [.. fills.Select(f => MakePair(tokenizer, plan, f, random))];
+    }
+
+    private static PromptPair MakePair(ITextTokenizer tokenizer, ExperimentPlan plan, Dictionary<string, string> fill, Random random)
+    {
+        string clean = Fill(plan.Template, fill, null);
+        var cleanIds = tokenizer.Encode(clean);
+        IReadOnlyList<int> corrupted = plan.Perturbation switch
+        {
+            PerturbationKind.SwapSlot => tokenizer.Encode(Fill(plan.Template, fill, (plan.SwapSlot, fill[plan.SwapWith]))),
+            PerturbationKind.Function => tokenizer.Encode(plan.Corrupt!(clean, random)),
+            _ => RandomTokens(cleanIds, plan.RandomPositions, tokenizer.VocabSize, random),
+        };
+        return new PromptPair(cleanIds, corrupted,
+            PromptPair.SingleToken(tokenizer, Token(fill[plan.AnswerSlot])), PromptPair.SingleToken(tokenizer, Token(fill[plan.WrongSlot])));
+    }
+
+    // Slot values are written without a leading space in templates; answers are compared as the mid-sentence token.
+    private static string Token(string value) => value.StartsWith(' ') ? value : " " + value;
+
+    private static string Fill(string template, IReadOnlyDictionary<string, string> fill, (string Slot, string Value)? lastOccurrence)
+    {
+        if (lastOccurrence is { } swap)
+        {
+            string placeholder = "{" + swap.Slot + "}";
+            int at = template.LastIndexOf(placeholder, StringComparison.Ordinal);
+            template = template[..at] + swap.Value + template[(at + placeholder.Length)..];
+        }
+        foreach (var (slot, value) in fill) template = template.Replace("{" + slot + "}", value, StringComparison.Ordinal);
+        return template;
+    }
+
+    private static int[] RandomTokens(IReadOnlyList<int> clean, IReadOnlyList<int> positions, int vocab, Random random)
+    {
+        var ids = clean.ToArray();
+        foreach (int p in positions)
+        {
+            if (p >= ids.Length) throw new AttributionInputException($"RandomTokens position {p} is beyond the prompt's {ids.Length} tokens.");
+            int id;
+            do id = random.Next(vocab); while (id == ids[p]);
+            ids[p] = id;
+        }
+        return ids;
+    }
+
+    private static IEnumerable<Dictionary<string, string>> Combinations(List<KeyValuePair<string, string[]>> slots, int index, Dictionary<string, string> prefix)
+    {
+        if (index == slots.Count) { yield return new Dictionary<string, string>(prefix); yield break; }
+        foreach (var value in slots[index].Value)
+        {
+            prefix[slots[index].Key] = value;
+            foreach (var rest in Combinations(slots, index + 1, prefix)) yield return rest;
+        }
+        prefix.Remove(slots[index].Key);
+    }
+
+    private static void CheckShape(HookedTransformer model, ExperimentPlan plan)
+    {
+        var c = model.Config;
+        var s = plan.Model;
+        if (c.Layers != s.Layers || c.Heads != s.Heads || c.KvHeads != s.KvHeads || (!c.AttentionOnly && c.Intermediate != s.Neurons))
+            throw new AttributionInputException(
+                $"Experiment {plan.Name} was compiled against a {s.Family} model with {s.Layers} layers, {s.Heads} heads ({s.KvHeads} kv), {s.Neurons} neurons, " +
+                $"but the model given has {c.Layers} layers, {c.Heads} heads ({c.KvHeads} kv), {c.Intermediate} neurons. Point the binding at this model's config.json and rebuild.");
+    }
+
+    private static Methods ToMethods(Estimator method) => method switch
+    {
+        Estimator.Patching => Methods.Patching,
+        Estimator.Atp => Methods.Atp,
+        Estimator.Hvp => Methods.Hvp,
+        Estimator.MsHvp => Methods.MsHvp,
+        Estimator.Ig => Methods.Ig,
+        Estimator.AtpStar => Methods.AtpStar,
+        Estimator.Gim => Methods.Gim,
+        _ => Methods.None,
+    };
+}
