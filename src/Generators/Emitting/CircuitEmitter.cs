@@ -32,7 +32,7 @@ internal static class CircuitEmitter
         }
         w.Line();
         w.Line("/// <summary>Every group, in declaration order.</summary>");
-        w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.ComponentGroup> Groups {{ get; }} = new[] {{ {string.Join(", ", c.Groups.Select(g => "s_" + g.Property))} }};");
+        w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.ComponentGroup> Groups {{ get; }} = new global::CircuitDsl.ComponentGroup[] {{ {string.Join(", ", c.Groups.Select(g => "s_" + g.Property))} }};");
         w.Line();
         w.Line("/// <summary>Hypothesised edges between groups.</summary>");
         w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.CircuitEdge> Edges {{ get; }} = new global::CircuitDsl.CircuitEdge[] {{ {string.Join(", ", c.Edges.Select(e => $"new({CodeWriter.Literal(e.Sender)}, {CodeWriter.Literal(e.Receiver)}, global::CircuitDsl.PatchAt.{Via[e.Via is >= 0 and < 4 ? e.Via : 0]})"))} }};");

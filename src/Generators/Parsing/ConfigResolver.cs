@@ -17,7 +17,17 @@ internal static class ConfigResolver
     {
         var diagnostics = binding.Diagnostics.ToList();
         if (binding.ConfigFile is not { Length: > 0 } wanted)
-            return new ResolvedModel(binding, binding.ExplicitShape, new EquatableArray<DiagnosticInfo>(diagnostics));
+        {
+            try
+            {
+                return new ResolvedModel(binding, binding.ExplicitShape is null ? null : Plausible(binding.ExplicitShape), new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+            catch (FormatException ex)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ConfigInvalid, binding.Location, binding.ClassName, ex.Message));
+                return new ResolvedModel(binding, null, new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+        }
 
         string suffix = Normalise(wanted);
         var file = files.FirstOrDefault(f => Normalise(f.Path) == suffix || Normalise(f.Path).EndsWith("/" + suffix.TrimStart('/'), StringComparison.Ordinal));
@@ -28,7 +38,7 @@ internal static class ConfigResolver
         }
         try
         {
-            var shape = Shape(MiniJson.Parse(file.Text) as Dictionary<string, object?> ?? throw new FormatException("the top level is not an object"));
+            var shape = Plausible(Shape(MiniJson.Parse(file.Text) as Dictionary<string, object?> ?? throw new FormatException("the top level is not an object")));
             return new ResolvedModel(binding, shape, new EquatableArray<DiagnosticInfo>(diagnostics));
         }
         catch (FormatException ex)
@@ -61,6 +71,18 @@ internal static class ConfigResolver
             default:
                 throw new FormatException($"unknown model_type '{family}' (supported: gpt2, gpt_neox, llama, qwen2, gemma2)");
         }
+    }
+
+    /// <summary>Limits far above any real model, so a typo cannot make the site catalog enormous.</summary>
+    public const int MaxLayers = 1024, MaxHeads = 1024, MaxNeurons = 1 << 20;
+
+    private static ShapeSpec Plausible(ShapeSpec s)
+    {
+        if (s.Layers < 1 || s.Layers > MaxLayers) throw new FormatException($"{s.Layers} layers is implausible (1..{MaxLayers})");
+        if (s.Heads < 1 || s.Heads > MaxHeads) throw new FormatException($"{s.Heads} heads is implausible (1..{MaxHeads})");
+        if (s.KvHeads < 1 || s.KvHeads > s.Heads || s.Heads % s.KvHeads != 0) throw new FormatException($"{s.KvHeads} key/value heads must divide {s.Heads} heads");
+        if (s.Neurons < 0 || s.Neurons > MaxNeurons) throw new FormatException($"{s.Neurons} neurons is implausible (0..{MaxNeurons})");
+        return s;
     }
 
     private static string Normalise(string path) => path.Replace('\\', '/');

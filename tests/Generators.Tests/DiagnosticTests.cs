@@ -1,0 +1,99 @@
+using CircuitDsl.Generators.Tests.Support;
+using Microsoft.CodeAnalysis;
+
+namespace CircuitDsl.Generators.Tests;
+
+/// <summary>
+/// One test per diagnostic: the bad source reports exactly that ID at the marked span (between /*!*/ markers's
+/// following token), and the fixed source reports nothing.
+/// </summary>
+public class DiagnosticTests
+{
+    private const string Header = """
+        using CircuitDsl;
+        namespace Demo;
+        [ModelBinding("toy/config.json")]
+        public static partial class Toy;
+
+        """;
+
+    public static TheoryData<string, string, string, string> Cases => new()
+    {
+        // id, bad source, text at the expected location, fixed source
+        { "CDSL001", "[Circuit(typeof(Toy))] public static class C { }", "C", "[Circuit(typeof(Toy))] public static partial class C { }" },
+        { "CDSL002", "[ModelBinding(\"missing/config.json\")] public static partial class Other;", "\"missing/config.json\"", "[ModelBinding(\"toy/config.json\")] public static partial class Other;" },
+        { "CDSL004", "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.7\")] public static partial ComponentGroup G { get; } }", "\"1.7\"",
+                     "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.3\")] public static partial ComponentGroup G { get; } }" },
+        { "CDSL005", "[Circuit(typeof(Toy))] public static partial class C { [Mlps(0, Patch = PatchAt.Query)] public static partial ComponentGroup G { get; } }", "Patch = PatchAt.Query",
+                     "[Circuit(typeof(Toy))] public static partial class C { [Mlps(0)] public static partial ComponentGroup G { get; } }" },
+        { "CDSL006", "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"9.x\")] public static partial ComponentGroup G { get; } }", "\"9.x\"",
+                     "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup G { get; } }" },
+        { "CDSL007", "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup A { get; } [Heads(\"0.1\", \"1.0\")] public static partial ComponentGroup B { get; } }", "\"1.0\"\")]",
+                     "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup A { get; } [Heads(\"0.1\")] public static partial ComponentGroup B { get; } }" },
+        { "CDSL008", Experiment("[Template(\"{A} met {C}, then {B} left\", Answer = \"A\", Wrong = \"B\")]"), "\"{A} met {C}, then {B} left\"",
+                     Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]") },
+        { "CDSL009", "[Circuit(typeof(Toy))] [Edge(nameof(Late), nameof(Early))] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }", "Edge(nameof(Late), nameof(Early))",
+                     "[Circuit(typeof(Toy))] [Edge(nameof(Early), nameof(Late))] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }" },
+        { "CDSL010", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 1.5"), "Tau = 1.5",
+                     Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 0.5") },
+        { "CDSL011", "public static class NotAModel { } [Circuit(typeof(NotAModel))] public static partial class C { }", "typeof(NotAModel)",
+                     "public static class NotAModel { } [Circuit(typeof(Toy))] public static partial class C { }" },
+        { "CDSL012", "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static ComponentGroup G { get; } = null!; }", "G",
+                     "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup G { get; } }" },
+        { "CDSL013", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", perturbation: ""), "E",
+                     Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]") },
+    };
+
+    private static string Experiment(string template, string settings = "Pairs = 4", string perturbation = "[SwapSlot(\"B\", With = \"A\")]") => $$"""
+        [Circuit(typeof(Toy))] public static partial class C { [Heads("1.0")] public static partial ComponentGroup G { get; } }
+        [Experiment(typeof(C), {{settings}})]
+        {{template}}
+        [Slot("A", "Mary", "John")] [Slot("B", "Mary", "John")]
+        {{perturbation}}
+        public static partial class E;
+        """;
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Bad_source_reports_exactly_its_id_at_the_right_place_and_the_fix_reports_nothing(string id, string bad, string at, string fixedSource)
+    {
+        var config = ("/repo/toy/config.json", GeneratorHarness.ToyConfig);
+        var outcome = GeneratorHarness.Run(Header + bad, config);
+        var cdsl = outcome.GeneratorDiagnostics.Where(d => d.Id.StartsWith("CDSL", StringComparison.Ordinal)).ToList();
+        cdsl.Select(d => d.Id).Should().Equal([id], string.Join("; ", cdsl));
+        var diagnostic = cdsl[0];
+        diagnostic.Severity.Should().Be(DiagnosticSeverity.Error);
+        string source = Header + bad;
+        int expectedStart = id == "CDSL007" ? source.LastIndexOf("\"1.0\"", StringComparison.Ordinal)
+            : id is "CDSL001" or "CDSL013" ? source.IndexOf(" " + at + " ", StringComparison.Ordinal) + 1 is var p && p > 0 ? p : source.IndexOf(" " + at + ";", StringComparison.Ordinal) + 1
+            : id == "CDSL012" ? source.IndexOf(" G {", StringComparison.Ordinal) + 1
+            : source.IndexOf(at, StringComparison.Ordinal);
+        diagnostic.Location.SourceSpan.Start.Should().Be(expectedStart, $"{id} points at '{at}': {diagnostic}");
+
+        GeneratorHarness.Run(Header + fixedSource, config).AllDiagnostics.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Invalid_config_json_and_unknown_families_are_reported()
+    {
+        const string source = "[CircuitDsl.ModelBinding(\"bad/config.json\")] public static partial class M;";
+        GeneratorHarness.Run(source, ("bad/config.json", "{ \"model_type\": ")).GeneratorDiagnostics.Select(d => d.Id).Should().Equal("CDSL003");
+        var unknown = GeneratorHarness.Run(source, ("bad/config.json", "{ \"model_type\": \"mamba\" }")).GeneratorDiagnostics.Single();
+        unknown.Id.Should().Be("CDSL003");
+        unknown.GetMessage().Should().Contain("mamba").And.Contain("gpt2");
+    }
+
+    [Fact]
+    public void Key_heads_are_checked_against_key_value_heads_and_mlps_against_attention_only_models()
+    {
+        var gqa = GeneratorHarness.Run(Header + "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.3\", Patch = PatchAt.Key)] public static partial ComponentGroup G { get; } }",
+            ("toy/config.json", GeneratorHarness.ToyConfig));
+        gqa.GeneratorDiagnostics.Single().GetMessage().Should().Contain("key/value heads are 0..1");
+        var attentionOnly = GeneratorHarness.Run("""
+            using CircuitDsl;
+            [ModelBinding(Family = "llama", Layers = 2, Heads = 4, AttentionOnly = true)] public static partial class A;
+            [Circuit(typeof(A))] public static partial class C { [Mlps(1)] public static partial ComponentGroup G { get; } }
+            """);
+        attentionOnly.GeneratorDiagnostics.Single().Id.Should().Be("CDSL005");
+    }
+}
