@@ -24,6 +24,7 @@ public static class CircuitCli
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(AttributeCommand.Create());
         root.Subcommands.Add(TrainToyCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         return root;
     }
 

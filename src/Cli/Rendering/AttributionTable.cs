@@ -31,6 +31,18 @@ internal static class AttributionTable
         return table;
     }
 
+    /// <summary>A hypothesis's groups with each component's estimate, bound, R̃ and flag.</summary>
+    public static Table Hypothesis(string name, IEnumerable<(string Group, IReadOnlyList<ComponentEstimate> Estimates)> groups)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"hypothesis: {Markup.Escape(name)}");
+        table.AddColumns("group", "component", "patching", "estimate", "± bound (est.)", "R̃", "flag");
+        foreach (var (group, estimates) in groups)
+            foreach (var c in estimates)
+                table.AddRow(group, c.Id, Format(c.Patching), Format(c.Estimate), c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "",
+                    c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "", c.Flagged ? "[red]FLAG[/]" : "");
+        return table;
+    }
+
     /// <summary>Agreement of each estimator with activation patching.</summary>
     public static Table Evaluation(AttributionResult result)
     {

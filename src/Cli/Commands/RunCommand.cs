@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.Loader;
+using CircuitDsl.Cli.Rendering;
+using CircuitDsl.Cli.Reports;
+using CircuitDsl.Runtime.Experiments;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Tokenizers;
+
+namespace CircuitDsl.Cli.Commands;
+
+/// <summary><c>circuit run PROJECT_OR_ASSEMBLY</c>: runs every experiment a hypothesis project declares.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var target = new Argument<string>("project-or-assembly") { Description = "A hypothesis project (.csproj, built in Release first) or its built .dll." };
+        var model = CommonOptions.Model(required: false);
+        var device = CommonOptions.Device();
+        var only = new Option<string?>("--experiment") { Description = "Run only the experiment with this class name." };
+        var command = new Command("run", "Run the experiments declared in a hypothesis project.") { target, model, device, only };
+        command.SetAction(parse =>
+        {
+            var console = Output.Console(parse);
+            string assemblyPath = Resolve(parse.GetValue(target)!);
+            var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(Path.GetFullPath(assemblyPath));
+            var plans = Plans(assembly).Where(p => parse.GetValue(only) is not { } name || p.Type.Name == name).ToList();
+            if (plans.Count == 0) throw new ArgumentException($"{assemblyPath} declares no [Experiment] (no generated Plan found).");
+            foreach (var (type, plan) in plans)
+            {
+                string path = parse.GetValue(model) ?? MatchingEmbeddedModel(plan)
+                    ?? throw new ArgumentException($"Experiment {type.Name} targets a {plan.Model.Family} model with {plan.Model.Layers} layers; pass --model DIR.");
+                var m = ModelLoader.Load(path, CommonOptions.ParseDevice(parse.GetValue(device)!));
+                var result = ProgressBars.Run(type.Name, progress => ExperimentRunner.Run(m, TokenizerLoader.Load(path, m.Config), plan, progress));
+                console.Write(AttributionTable.Hypothesis($"{plan.Circuit} — {type.Name}",
+                    plan.Groups.Select(g => (g.Name, result.Group(g)))));
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Every generated experiment plan in an assembly.</summary>
+    public static IEnumerable<(Type Type, ExperimentPlan Plan)> Plans(Assembly assembly) =>
+        from type in assembly.GetTypes()
+        let property = type.GetProperty("Plan", BindingFlags.Public | BindingFlags.Static)
+        where property?.PropertyType == typeof(ExperimentPlan)
+        select (type, (ExperimentPlan)property.GetValue(null)!);
+
+    private static string Resolve(string target)
+    {
+        if (target.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            return File.Exists(target) ? target : throw new FileNotFoundException($"{target} not found.");
+        if (!target.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase) || !File.Exists(target))
+            throw new ArgumentException($"'{target}' is neither a .csproj nor a .dll.");
+        Dotnet($"build \"{target}\" -c Release --nologo -v q");
+        return Dotnet($"msbuild \"{target}\" -getProperty:TargetPath -p:Configuration=Release").Trim();
+    }
+
+    private static string Dotnet(string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"dotnet {arguments} failed:\n{output}{process.StandardError.ReadToEnd()}");
+        return output;
+    }
+
+    private static string? MatchingEmbeddedModel(ExperimentPlan plan)
+    {
+        foreach (var name in new[] { "ioi", "induction" })
+        {
+            string folder;
+            try { folder = EmbeddedModels.Locate(name); } catch (DirectoryNotFoundException) { continue; }
+            var c = HfConfigReader.Read(Path.Combine(folder, "config.json"));
+            if (c.Layers == plan.Model.Layers && c.Heads == plan.Model.Heads && c.AttentionOnly == plan.Model.AttentionOnly) return folder;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,25 @@
+using CircuitDsl.Cli.Commands;
+
+namespace CircuitDsl.Cli.Tests.Commands;
+
+/// <summary>A hypothesis compiled by our generator (the demo's, inside the circuit tool) runs end to end.</summary>
+public class RunCommandTests
+{
+    [Fact]
+    public void Run_finds_the_generated_experiment_and_prints_every_declared_component()
+    {
+        string assembly = typeof(CircuitCli).Assembly.Location;
+        RunCommand.Plans(typeof(CircuitCli).Assembly).Select(p => p.Type.Name).Should().Contain("IoiToyNameSwap");
+
+        var (code, output) = CliTests.Run("run", assembly, "--experiment", "IoiToyNameSwap");
+        code.Should().Be(0);
+        output.Should().Contain("IOI toy circuit").And.Contain("DuplicateDetectors").And.Contain("L0H1").And.Contain("L2MLP");
+    }
+
+    [Fact]
+    public void Run_on_something_that_is_not_a_project_is_a_clear_error()
+    {
+        var act = () => CliTests.Run("run", "README.md");
+        act.Should().Throw<ArgumentException>().WithMessage("*neither a .csproj nor a .dll*");
+    }
+}
