@@ -1,0 +1,35 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Datasets;
+using CircuitDsl.Testing;
+
+namespace CircuitDsl.Examples.CircuitTests;
+
+/// <summary>stories260K from ../shared (a real trained model; never copied into this repository).</summary>
+public sealed class Stories260K() : ModelFixture(Find())
+{
+    private static string? Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = System.IO.Path.Combine(dir.FullName, "..", "shared", "models", "stories260K", "stories260K.bin");
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "CircuitDsl.sln"))) return File.Exists(candidate) ? candidate : null;
+        }
+        return null;
+    }
+}
+
+/// <summary>Claims about stories260K's name handling (Lily/Tim swaps).</summary>
+public class Stories260KClaims(Stories260K stories) : IClassFixture<Stories260K>
+{
+    [SkippableFact]
+    public void The_last_head_of_layer_4_matters_most_and_AtP_is_unreliable_for_early_MLPs()
+    {
+        Skip.IfNot(stories.Available, "Needs ../shared/models/stories260K beside the repository.");
+        var pairs = NameSwap.Build(stories.Tokenizer, ["Lily", "Tim"], fillers: new Dictionary<string, string[]> { ["place"] = ["park", "garden"], ["thing"] = ["ball"] });
+        var result = new AttributionEngine(stories.Model).Run(pairs, [.. Components.Heads(stories.Model.Config), .. Components.Mlps(stories.Model.Config)], "stories260K");
+
+        result.Should().RankInTop(3, "L4H2");
+        result.ShouldHave("L4H2").BeReliable();
+        result.ShouldHave("L0MLP").BeFlagged();
+    }
+}
