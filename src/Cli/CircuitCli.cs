@@ -25,6 +25,7 @@ public static class CircuitCli
         root.Subcommands.Add(AttributeCommand.Create());
         root.Subcommands.Add(TrainToyCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 

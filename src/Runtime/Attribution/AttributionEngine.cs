@@ -79,7 +79,12 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         if (o.ScreenFlagFix)
         {
             // Flag: exact HVP only where the screen says curvature may matter.
-            var candidates = Candidates(table.Mean("atp"));
+            // Candidates by the larger of |AtP| and |AtP + screened q|: a cheap corrected magnitude, so a component
+            // AtP underestimates can still become a candidate.
+            var atpMeans = table.Mean("atp");
+            var score = screenKey is null ? atpMeans.Select(Math.Abs).ToArray()
+                : [.. atpMeans.Select((a, c) => Math.Max(Math.Abs(a), Math.Abs(a + table.Mean(screenKey, c))))];
+            var candidates = Candidates(score);
             var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || MeanRTilde(table, states, c, screenKey) >= o.Tau * o.ScreenTauFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
             ForEachPair("flag", needExact, (i, phi, rows) =>
@@ -156,12 +161,13 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         }
     }
 
-    private int[] Candidates(double[] atp)
+    private int[] Candidates(double[] score)
     {
-        var order = Enumerable.Range(0, atp.Length).OrderByDescending(i => Math.Abs(atp[i])).ToArray();
-        if (_options.CandidateTopK is not int k || k >= atp.Length) return order;
-        double threshold = Math.Abs(atp[order[k - 1]]) * (1 - _options.MarginBand);
-        return order.Where((c, rank) => rank < k || Math.Abs(atp[c]) >= threshold).ToArray();
+        var order = Enumerable.Range(0, score.Length).OrderByDescending(i => score[i]).ToArray();
+        int k = _options.CandidateTopK ?? Math.Max(AttributionOptions.MinimumCandidates, (int)Math.Ceiling(score.Length * AttributionOptions.CandidateShare));
+        if (k >= score.Length) return order;
+        double threshold = score[order[k - 1]] * (1 - _options.MarginBand);
+        return order.Where((c, rank) => rank < k || score[c] >= threshold).ToArray();
     }
 
     private double MeanRTilde(PerPairTable t, PairState[] states, int c, string curvature) =>

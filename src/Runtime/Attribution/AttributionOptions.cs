@@ -64,8 +64,15 @@ public sealed record AttributionOptions
     /// <summary>Hutchinson probes (cost ≈ probes/… of AtP; more probes, sharper screen).</summary>
     public int HutchinsonProbes { get; init; } = 8;
 
-    /// <summary>Only the top-k components by |AtP| (plus <see cref="MarginBand"/>) are candidates; null = all.</summary>
+    /// <summary>The flag stage considers the top-k components by max(|AtP|, |AtP + screened q|), plus
+    /// <see cref="MarginBand"/>; null = max(<see cref="MinimumCandidates"/>, <see cref="CandidateShare"/> of all).</summary>
     public int? CandidateTopK { get; init; }
+
+    /// <summary>Default candidate count floor.</summary>
+    public const int MinimumCandidates = 24;
+
+    /// <summary>Default candidate share of all components.</summary>
+    public const double CandidateShare = 0.05;
 
     /// <summary>Components within this fraction of the k-th |AtP| also become candidates.</summary>
     public double MarginBand { get; init; } = 0.5;

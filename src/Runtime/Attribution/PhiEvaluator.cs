@@ -26,7 +26,7 @@ internal interface IPhiFunction
 /// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r. Rows start from the cached clean residual at
 /// the earliest layer in their chunk: nothing upstream of a patch can change.
 /// </summary>
-internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows) : IPhiFunction
+internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows, bool fromCache = true) : IPhiFunction
 {
     public double AtZero => pair.CleanMetric;
 
@@ -59,7 +59,8 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         using var mode = order == 0 ? inference_mode() : null;
         var c = model.Config;
         int r = rows.Length;
-        int firstLayer = rows.Min(x => components[x.Component].Layer);
+        // From the cached clean residual at the chunk's earliest layer; fromCache = false re-runs everything (benchmarks).
+        int firstLayer = fromCache ? rows.Min(x => components[x.Component].Layer) : 0;
         var input = pair.Clean.Repeat(0, r);
         // t in the activations' dtype: float32 normally, float64 when a model is loaded in float64 for checks.
         var dtype = pair.Delta.Values.First().dtype;

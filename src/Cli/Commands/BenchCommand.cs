@@ -1,0 +1,139 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CircuitDsl.Cli.Reports;
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Benchmarks;
+using CircuitDsl.Runtime.Datasets;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Tokenizers;
+using CircuitDsl.Runtime.Training;
+using Spectre.Console;
+
+namespace CircuitDsl.Cli.Commands;
+
+/// <summary><c>circuit bench</c>: every estimator's cost on several shapes, as ratios against the paper's cost model.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Small shapes, one timed run each (< 2 minutes; what CI runs)." };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for bench.md and bench.json.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("reports", "bench")) };
+        var shared = new Option<DirectoryInfo?>("--shared") { Description = "The shared folder with models/stories260K (default: ../shared beside the repository)." };
+        var maxMemory = new Option<string?>("--max-memory") { Description = "Memory budget for a double-backward chunk (e.g. 2GB); sets rows per chunk. Default: 48 rows." };
+        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
+        var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads };
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            bool isQuick = parse.GetValue(quick);
+            var shapes = Shapes(isQuick, parse.GetValue(shared)?.FullName).ToList();
+            var rows = new List<BenchRow>();
+            var ratios = new List<BenchRatio>();
+            foreach (var shape in shapes)
+            {
+                int maxRows = parse.GetValue(maxMemory) is { } budget
+                    ? AttributionOptions.RowsForMemoryBudget(ParseBytes(budget), ActivationBytesPerRow(shape))
+                    : 48;
+                var (r, q) = CostBenchmark.Run(shape, repeats: isQuick ? 1 : 3, maxRows: maxRows, log: s => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(s)}[/]"));
+                rows.AddRange(r);
+                ratios.AddRange(q);
+            }
+            var console = Rendering.Output.Console(parse);
+            var table = new Table().Border(TableBorder.Rounded).Title("cost ratios (same run, same machine)").AddColumns("shape", "ratio", "value", "target", "met");
+            foreach (var q in ratios)
+                table.AddRow(q.Shape, Markup.Escape(q.Name), q.Value.ToString("F2", CultureInfo.InvariantCulture), Markup.Escape(q.Target), q.Target == "report" ? "" : q.Met ? "[green]yes[/]" : "[red]no[/]");
+            console.Write(table);
+            string folder = parse.GetValue(output)!.FullName;
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "bench.md"), Markdown(rows, ratios));
+            File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(new { machine = Machine(), rows, ratios }, new JsonSerializerOptions { WriteIndented = true }));
+            console.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(folder, "bench.md"))}[/] and bench.json");
+            return 0;
+        });
+        return command;
+    }
+
+    private static IEnumerable<BenchShape> Shapes(bool quick, string? shared)
+    {
+        foreach (var name in new[] { "ioi", "induction" })
+        {
+            var task = ToyTask.Create(name);
+            yield return new BenchShape($"{name} toy", ModelLoader.Load(EmbeddedModels.Locate(name)), task.Pairs(1, seed: 3)[0]);
+        }
+        if (!quick && Stories(shared) is { } stories)
+        {
+            var model = ModelLoader.Load(stories);
+            var pair = NameSwap.Build(TokenizerLoader.Load(stories, model.Config), ["Lily", "Tim"])[0];
+            yield return new BenchShape("stories260K", model, pair);
+        }
+        var gpt2 = quick
+            ? new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 512, Hidden = 128, Layers = 2, Heads = 4, KvHeads = 4, HeadDim = 32, Intermediate = 512, MaxPositions = 64,
+                Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true, MlpBias = true, TiedEmbeddings = true }
+            : new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 50257, Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, HeadDim = 64, Intermediate = 3072, MaxPositions = 1024,
+                Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true, MlpBias = true, TiedEmbeddings = true };
+        var random = new Random(5);
+        int[] clean = [.. Enumerable.Range(0, 16).Select(_ => random.Next(gpt2.VocabSize))];
+        var corrupted = clean.ToArray();
+        corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
+        corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
+        yield return new BenchShape(quick ? "GPT-2-shaped (2 layers, synthetic)" : "GPT-2-small-shaped (synthetic), T=16",
+            ToyTrainer.Initialise(gpt2, seed: 1), new PromptPair(clean, corrupted, 11, 22), PerPosition: !quick);
+    }
+
+    private static string? Stories(string? shared)
+    {
+        if (shared is not null) return Path.Combine(shared, "models", "stories260K", "stories260K.bin") is var p && File.Exists(p) ? p : null;
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "..", "shared", "models", "stories260K", "stories260K.bin");
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    // Activations a forward keeps per row, roughly: residual, norms, q/k/v/z, scores and pattern, MLP widths, per layer.
+    private static long ActivationBytesPerRow(BenchShape s)
+    {
+        var c = s.Model.Config;
+        long t = s.Pair.Clean.Count;
+        return 4L * c.Layers * t * (8L * c.Hidden + 4L * c.Heads * c.HeadDim + 2L * c.Heads * t + 3L * c.Intermediate);
+    }
+
+    private static long ParseBytes(string text)
+    {
+        text = text.Trim().ToUpperInvariant();
+        long unit = text.EndsWith("GB") ? 1L << 30 : text.EndsWith("MB") ? 1L << 20 : text.EndsWith("KB") ? 1L << 10 : 1;
+        string number = text.TrimEnd('G', 'M', 'K', 'B');
+        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0
+            ? (long)(v * unit)
+            : throw new ArgumentException($"--max-memory '{text}' is not a size like 2GB or 512MB.");
+    }
+
+    private static object Machine() => new
+    {
+        os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        cores = Environment.ProcessorCount,
+        torch = TorchSharp.torch.__version__,
+        threads = TorchSharp.torch.get_num_threads(),
+        date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+    };
+
+    private static string Markdown(IReadOnlyList<BenchRow> rows, IReadOnlyList<BenchRatio> ratios)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# circuit bench — {Environment.ProcessorCount} cores, torch {TorchSharp.torch.__version__}, {TorchSharp.torch.get_num_threads()} threads");
+        sb.AppendLine();
+        sb.AppendLine("| shape | ratio | value | target | met |");
+        sb.AppendLine("| --- | --- | ---: | --- | --- |");
+        foreach (var q in ratios)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {q.Shape} | {q.Name} | {q.Value:F2} | {q.Target} | {(q.Target == "report" ? "" : q.Met ? "yes" : "no")} |");
+        sb.AppendLine();
+        sb.AppendLine("| shape | operation | seconds | rows | peak MiB |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: |");
+        foreach (var r in rows)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Shape} | {r.Operation} | {r.Seconds:F4} | {r.Rows} | {(r.PeakBytes > 0 ? (r.PeakBytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "")} |");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Evaluation;
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Benchmarks;
+
+/// <summary>One timed operation on one shape.</summary>
+/// <param name="Shape">Model/shape name.</param>
+/// <param name="Operation">What was timed.</param>
+/// <param name="Seconds">Median wall time.</param>
+/// <param name="Rows">Batch rows processed.</param>
+/// <param name="PeakBytes">Peak RSS growth during the operation (0 when not measured).</param>
+public sealed record BenchRow(string Shape, string Operation, double Seconds, long Rows, long PeakBytes = 0);
+
+/// <summary>A ratio the paper's cost model predicts, with its target.</summary>
+/// <param name="Shape">Shape.</param>
+/// <param name="Name">What is compared.</param>
+/// <param name="Value">Measured ratio.</param>
+/// <param name="Target">Target, e.g. "≤ 1.2".</param>
+/// <param name="Met">Whether the target holds in this run.</param>
+public sealed record BenchRatio(string Shape, string Name, double Value, string Target, bool Met);
+
+/// <summary>A shape to benchmark: a model and one prompt pair.</summary>
+/// <param name="Name">Display name.</param>
+/// <param name="Model">The model.</param>
+/// <param name="Pair">The pair.</param>
+/// <param name="PerPosition">Also time per-position head components.</param>
+public sealed record BenchShape(string Name, HookedTransformer Model, PromptPair Pair, bool PerPosition = true);
+
+/// <summary>
+/// Times every estimator side by side on one shape and reports the cost-model ratios: AtP / (2F + 1B), cached vs
+/// full-forward patching and HVP, HVP / patching per component, screens / AtP, Screen–Flag–Fix / patching-all
+/// (with top-5 agreement), and peak memory of an HVP chunk against a forward.
+/// </summary>
+public static class CostBenchmark
+{
+    /// <summary>Runs the benchmark; <paramref name="repeats"/> timed runs after one warm-up, median reported.</summary>
+    public static (IReadOnlyList<BenchRow> Rows, IReadOnlyList<BenchRatio> Ratios) Run(BenchShape shape, int repeats = 3, int maxRows = 48, Action<string>? log = null)
+    {
+        var rows = new List<BenchRow>();
+        var model = shape.Model;
+        var c = model.Config;
+        var heads = Components.Heads(c);
+        var sites = heads.Select(h => h.Site).Distinct().ToList();
+        var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _);
+        var all = Enumerable.Range(0, heads.Count).ToArray();
+
+        BenchRow Time(string op, long rowCount, Action action, bool memory = false)
+        {
+            log?.Invoke($"{shape.Name}: {op}");
+            action(); // warm-up
+            var times = new List<double>();
+            long peak = 0;
+            for (int i = 0; i < repeats; i++)
+            {
+                GC.Collect();
+                long before = PeakMemory.Current();
+                PeakMemory.Reset();
+                var watch = Stopwatch.StartNew();
+                using (var scope = NewDisposeScope()) action();
+                times.Add(watch.Elapsed.TotalSeconds);
+                if (memory) peak = Math.Max(peak, PeakMemory.Peak() - before);
+            }
+            var row = new BenchRow(shape.Name, op, times.Order().ElementAt(times.Count / 2), rowCount, peak);
+            rows.Add(row);
+            return row;
+        }
+
+        var input = ModelInput.Single(shape.Pair.Clean, model.Device);
+        var metric = new LogitDifference(shape.Pair.Answer, shape.Pair.Wrong);
+        var forward = Time("forward (1 row)", 1, () => { using var _ = inference_mode(); metric.Evaluate(model.Forward(input), input); }, memory: true);
+        var batch8 = input.Repeat(0, 8);
+        Time("forward (8 rows)", 8, () => { using var _ = inference_mode(); metric.Evaluate(model.Forward(batch8), batch8); });
+        var backward = Time("forward + backward (1 row)", 1, () => ForwardBackward(model, input, metric, sites));
+        Time("forward + backward (8 rows)", 8, () => ForwardBackward(model, batch8, metric, sites));
+        var atp = Time("AtP, all heads (2F + 1B)", 2, () => AttributionPatching.Atp(model, PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _), heads));
+        var hutchinson = Time("Hutchinson screen, 8 probes", 8, () => HutchinsonScreen.Curvature(model, state, heads, 8, maxRows, 1, new CostLedger()));
+        var gradientDifference = Time("gradient-difference screen", 2, () => AttributionPatching.GradientDifferenceCurvature(model, PairState.Build(model, shape.Pair, sites, null, true, new CostLedger(), out _), heads));
+
+        PhiEvaluator Phi(bool cached) => new(model, state, heads, maxRows, cached);
+        var patchCached = Time("patching, all heads (cached start)", heads.Count, () => ActivationPatching.Estimate(Phi(true), all, new CostLedger()));
+        var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(false), all, new CostLedger()));
+        var hvpCached = Time("HVP, all heads (cached start)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(true), all, new CostLedger()), memory: true);
+        var hvpFull = Time("HVP, all heads (full forward)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(false), all, new CostLedger()));
+        var ms = Time("MS-HVP K=5, all heads", heads.Count * 6L, () => MultiStepHvp.Estimate(Phi(true), all, 5, new CostLedger()));
+        var ig = Time("IG m=32, all heads", heads.Count * 32L, () => IntegratedGradients.Estimate(Phi(true), all, 32, new CostLedger()));
+
+        AttributionResult? sffResult = null;
+        var sff = Time("Screen–Flag–Fix end to end, all heads", 0, () => sffResult = new AttributionEngine(model, new AttributionOptions { MaxRowsPerChunk = maxRows }).Run([shape.Pair], heads));
+        var truth = ActivationPatching.Estimate(Phi(true), all, new CostLedger());
+        double agreement = PatchingEvaluation.TopKOverlap([.. sffResult!.Components.Select(x => x.Estimate)], truth, 5);
+
+        var ratios = new List<BenchRatio>
+        {
+            Ratio(shape.Name, "AtP / (2F + 1B)", atp.Seconds / (forward.Seconds + backward.Seconds), 1.2, lower: true),
+            Ratio(shape.Name, "patching: full forward / cached start", patchFull.Seconds / patchCached.Seconds, 1.6, lower: false),
+            Ratio(shape.Name, "HVP: full forward / cached start", hvpFull.Seconds / hvpCached.Seconds, 1.6, lower: false),
+            Ratio(shape.Name, "HVP-all / patching-all (per component)", hvpCached.Seconds / patchCached.Seconds, 3, lower: true),
+            Ratio(shape.Name, "Hutchinson screen / AtP", hutchinson.Seconds / atp.Seconds, 3, lower: true),
+            Ratio(shape.Name, "gradient-difference screen / AtP", gradientDifference.Seconds / atp.Seconds, 3, lower: true),
+            Ratio(shape.Name, "patching-all / Screen–Flag–Fix", patchCached.Seconds / sff.Seconds, 3, lower: false),
+            new(shape.Name, "Screen–Flag–Fix top-5 agreement with patching", agreement, "report", true),
+            new(shape.Name, "MS-HVP K=5 / patching-all", ms.Seconds / patchCached.Seconds, "report", true),
+            new(shape.Name, "IG m=32 / patching-all", ig.Seconds / patchCached.Seconds, "report", true),
+        };
+        if (hvpCached.PeakBytes > 0 && forward.PeakBytes > 0)
+            ratios.Add(new(shape.Name, $"peak memory per HVP row / forward row ({hvpCached.PeakBytes / Math.Max(1, Math.Min(maxRows, heads.Count)) / 1024 / 1024.0:F1} MiB vs {forward.PeakBytes / 1024 / 1024.0:F1} MiB)",
+                (double)hvpCached.PeakBytes / Math.Min(maxRows, heads.Count) / forward.PeakBytes, "report", true));
+
+        if (shape.PerPosition)
+        {
+            var perPosition = Components.HeadsPerPosition(c, shape.Pair.Clean.Count);
+            var pairState = PairState.Build(model, shape.Pair, perPosition.Select(x => x.Site).Distinct().ToList(), null, false, new CostLedger(), out _);
+            var allPositions = Enumerable.Range(0, perPosition.Count).ToArray();
+            var patchPositions = Time("patching, heads × positions", perPosition.Count,
+                () => ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger()));
+            AttributionResult? sffPositions = null;
+            var sffPos = Time("Screen–Flag–Fix, heads × positions", 0, () => sffPositions = new AttributionEngine(model, new AttributionOptions { MaxRowsPerChunk = maxRows }).Run([shape.Pair], perPosition));
+            var truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger());
+            ratios.Add(Ratio(shape.Name, "patching / Screen–Flag–Fix, heads × positions", patchPositions.Seconds / sffPos.Seconds, 10, lower: false));
+            ratios.Add(new(shape.Name, "Screen–Flag–Fix top-5 agreement, heads × positions",
+                PatchingEvaluation.TopKOverlap([.. sffPositions!.Components.Select(x => x.Estimate)], truthPositions, 5), "report", true));
+        }
+        return (rows, ratios);
+    }
+
+    private static BenchRatio Ratio(string shape, string name, double value, double target, bool lower) =>
+        new(shape, name, value, (lower ? "≤ " : "≥ ") + target.ToString(System.Globalization.CultureInfo.InvariantCulture), lower ? value <= target : value >= target);
+
+    private static void ForwardBackward(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyList<Site> sites)
+    {
+        var plan = new HookPlan(model.Config);
+        var offsets = sites.Select(s => zeros([input.Batch, .. s.Shape(model.Config, (int)input.Positions)], dtype: model.DType, device: model.Device, requires_grad: true)).ToList();
+        for (int i = 0; i < sites.Count; i++) plan.Add(new AddOffset(sites[i], offsets[i]));
+        var m = metric.Evaluate(model.Forward(input, plan), input).sum();
+        autograd.grad([m], offsets, retain_graph: false, allow_unused: true);
+    }
+}

@@ -1,0 +1,30 @@
+namespace CircuitDsl.Runtime.Benchmarks;
+
+/// <summary>Peak resident memory of this process (Linux: VmHWM, resettable through /proc/self/clear_refs).</summary>
+public static class PeakMemory
+{
+    /// <summary>True where peak RSS can be read and reset.</summary>
+    public static bool Supported => File.Exists("/proc/self/status") && File.Exists("/proc/self/clear_refs");
+
+    /// <summary>Resets the peak to the current RSS.</summary>
+    public static void Reset()
+    {
+        if (!Supported) return;
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Peak RSS since the last reset, in bytes (0 when unsupported).</summary>
+    public static long Peak() => Read("VmHWM:");
+
+    /// <summary>Current RSS, in bytes (0 when unsupported).</summary>
+    public static long Current() => Read("VmRSS:");
+
+    private static long Read(string key)
+    {
+        if (!Supported) return 0;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(key, StringComparison.Ordinal))
+                return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        return 0;
+    }
+}

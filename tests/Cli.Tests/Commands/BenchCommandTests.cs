@@ -1,0 +1,33 @@
+using System.Text.Json;
+
+namespace CircuitDsl.Cli.Tests.Commands;
+
+/// <summary>The quick bench runs every row and writes well-formed reports; timings are never asserted here.</summary>
+public class BenchCommandTests
+{
+    [Fact]
+    public void Quick_bench_measures_every_row_and_writes_markdown_and_json()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"cdsl-bench-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _) = CliTests.Run("bench", "--quick", "--out", folder);
+            code.Should().Be(0);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "bench.json")));
+            var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToList();
+            rows.Select(r => r.GetProperty("Operation").GetString()).Should().Contain(
+            [
+                "forward (1 row)", "forward + backward (1 row)", "AtP, all heads (2F + 1B)", "HVP, all heads (cached start)",
+                "MS-HVP K=5, all heads", "IG m=32, all heads", "patching, all heads (cached start)", "Screen–Flag–Fix end to end, all heads",
+            ]);
+            rows.Should().OnlyContain(r => r.GetProperty("Seconds").GetDouble() > 0, "every row was measured");
+            rows.Select(r => r.GetProperty("Shape").GetString()).Distinct().Should().HaveCountGreaterThanOrEqualTo(3);
+            json.RootElement.GetProperty("ratios").EnumerateArray().Should().Contain(r => r.GetProperty("Name").GetString() == "AtP / (2F + 1B)");
+            File.ReadAllText(Path.Combine(folder, "bench.md")).Should().Contain("| shape | ratio | value | target | met |");
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
+    }
+}
