@@ -26,6 +26,7 @@ public static class CircuitCli
         root.Subcommands.Add(TrainToyCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         return root;
     }
 

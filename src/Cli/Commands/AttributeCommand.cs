@@ -3,6 +3,7 @@ using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Reporting;
+using CircuitDsl.Runtime.Sharding;
 using CircuitDsl.Runtime.Tokenizers;
 using Spectre.Console;
 
@@ -31,10 +32,15 @@ internal static class AttributeCommand
         var top = new Option<int>("--top") { Description = "Rows of the console table.", DefaultValueFactory = _ => 15 };
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };
+        var shard = new Option<string?>("--shard") { Description = "Run shard i/n only (with --no-sff) and write --partial; combine with `circuit merge`." };
+        var shardAxis = new Option<ShardAxis>("--shard-axis") { Description = "Split pairs or components across shards.", DefaultValueFactory = _ => ShardAxis.Pairs };
+        var partial = new Option<FileInfo?>("--partial") { Description = "Where a shard writes its partial result." };
+        var devices = new Option<string?>("--devices") { Description = "Comma-separated devices (cuda:0,cuda:1 or cpu,cpu): one worker process per device, one shard each, merged." };
 
         var command = new Command("attribute", "Attribute a metric (answer − wrong logit) to components with Screen–Flag–Fix.")
         {
             model, device, clean, corrupt, answer, wrong, pairs, components, methods, noSff, k, igSteps, tau, screen, probes, top, rows, json,
+            shard, shardAxis, partial, devices,
         };
         command.SetAction(parse =>
         {
@@ -69,9 +75,21 @@ internal static class AttributeCommand
                 MaxRowsPerChunk = parse.GetValue(rows),
             };
             var set = Components.Parse(parse.GetValue(components)!, m.Config, data.Min(p => p.Clean.Count));
-            var result = ProgressBars.Run("attribution", progress => new AttributionEngine(m, options).Run(data, set, path, progress));
-
             var console = Output.Console(parse);
+            AttributionResult result;
+            if (parse.GetValue(shard) is { } shardText)
+            {
+                var spec = ShardSpec.Parse(shardText, parse.GetValue(shardAxis));
+                var target = parse.GetValue(partial) ?? throw new ArgumentException("--shard needs --partial FILE to write the shard's result.");
+                ShardedAttribution.RunShard(m, path, data, set, options, spec).Save(target.FullName);
+                console.MarkupLine($"shard {spec.Index}/{spec.Count}: wrote [bold]{Markup.Escape(target.FullName)}[/]");
+                return 0;
+            }
+            if (parse.GetValue(devices) is { } deviceList)
+                result = Workers.Run(deviceList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse, parse.GetValue(shardAxis));
+            else
+                result = ProgressBars.Run("attribution", progress => new AttributionEngine(m, options).Run(data, set, path, progress));
+
             console.Write(AttributionTable.Top(result, parse.GetValue(top)));
             if (result.Evaluation is not null) console.Write(AttributionTable.Evaluation(result));
             console.Write(AttributionTable.Cost(result));

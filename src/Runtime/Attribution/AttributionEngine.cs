@@ -85,11 +85,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var score = screenKey is null ? atpMeans.Select(Math.Abs).ToArray()
                 : [.. atpMeans.Select((a, c) => Math.Max(Math.Abs(a), Math.Abs(a + table.Mean(screenKey, c))))];
             var candidates = Candidates(score);
-            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || MeanRTilde(table, states, c, screenKey) >= o.Tau * o.ScreenTauFraction)).ToArray();
+            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, Scales(states), c, screenKey, o.Epsilon) >= o.Tau * o.ScreenTauFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
             ForEachPair("flag", needExact, (i, phi, rows) =>
                 table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
-            foreach (int c in screened) flagged[c] = MeanRTilde(table, states, c, "curvature") >= o.Tau;
+            foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, Scales(states), c, "curvature", o.Epsilon) >= o.Tau;
 
             // Fix: corrected estimates with bounds for flagged components; MS-HVP where the bound stays large.
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
@@ -116,19 +116,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             }
         }
 
-        var estimates = Enumerable.Range(0, n).Select(c => Summarise(table, states, components[c], c, flagged[c], screenKey)).ToList();
-        var result = new AttributionResult
-        {
-            Model = modelName,
-            MetricKind = states[0].Metric.Kind,
-            CleanMetric = states.Average(s => s.CleanMetric),
-            CorruptedMetric = states.Average(s => s.CorruptedMetric),
-            Pairs = p,
-            Components = estimates,
-            Cost = cost.ByMethod,
-            Options = o,
-        };
-        return estimates.All(e => e.Patching is not null) ? result with { Evaluation = PatchingEvaluation.Evaluate(table.ToPerPair(), components, o, [.. states.Select(s => s.Scale)]) } : result;
+        var data = new PairData(table.ToPerPair(), [.. states.Select(x => x.Scale)], [.. states.Select(x => x.CleanMetric)],
+            [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey);
+        return ResultBuilder.Build(modelName, states[0].Metric.Kind, components, o, data, cost.ByMethod);
 
         void ForEachPair(string stage, int[] rows, Action<int, PhiEvaluator, int[]> work)
         {
@@ -170,35 +160,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         return order.Where((c, rank) => rank < k || score[c] >= threshold).ToArray();
     }
 
-    private double MeanRTilde(PerPairTable t, PairState[] states, int c, string curvature) =>
-        Enumerable.Range(0, states.Length).Average(i =>
-            ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon, states[i].Scale));
+    private static double[] Scales(PairState[] states) => [.. states.Select(x => x.Scale)];
 
-    private ComponentEstimate Summarise(PerPairTable t, PairState[] states, Component component, int c, bool flagged, string? screenKey)
-    {
-        string? curvature = t.Has("curvature", c) ? "curvature" : screenKey is not null && t.Has(screenKey, c) ? screenKey : null;
-        double? Mean(string method) => t.Has(method, c) ? t.Mean(method, c) : null;
-        return new ComponentEstimate
-        {
-            Component = component,
-            Atp = t.Mean("atp", c),
-            Patching = Mean("patching"),
-            Hvp = Mean("hvp"),
-            MsHvp = Mean("mshvp"),
-            Ig = Mean("ig"),
-            AtpStar = Mean("atpstar"),
-            Gim = Mean("gim"),
-            Curvature = Mean("curvature"),
-            ScreenedCurvature = screenKey is null ? null : Mean(screenKey),
-            R = curvature is null ? null : Enumerable.Range(0, states.Length).Average(i => ReliabilityScore.Ratio(t.Get("atp", i, c), t.Get(curvature, i, c), _options.Epsilon)),
-            RTilde = curvature is null ? null : MeanRTilde(t, states, c, curvature),
-            Flagged = flagged,
-            Bound = t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
-                : curvature is null ? null : Enumerable.Range(0, states.Length).Average(i => Math.Abs(t.Get(curvature, i, c))),
-        };
-    }
-
-    private static double BoundOf(PerPairTable t, int c) => t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c) : t.Mean("bound.hvp", c);
+    private static double BoundOf(PerPairTable t, int c) => ResultBuilder.BoundOf(t, c);
 
     private static double EstimateOf(PerPairTable t, int c) => t.Has("mshvp", c) ? t.Mean("mshvp", c) : t.Mean("hvp", c);
 

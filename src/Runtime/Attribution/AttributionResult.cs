@@ -63,6 +63,8 @@ public sealed record AttributionResult
     public required IReadOnlyDictionary<string, MethodCost> Cost { get; init; }
     /// <summary>The options used.</summary>
     public required AttributionOptions Options { get; init; }
+    /// <summary>The per-pair values behind the means (what shards carry and merges combine).</summary>
+    public PairData? Data { get; init; }
 
     /// <summary>The estimate for one component id; throws with the known ids when absent.</summary>
     public ComponentEstimate Component(string id) =>

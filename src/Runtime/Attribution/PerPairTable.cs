@@ -5,6 +5,16 @@ internal sealed class PerPairTable(int pairs, int components)
 {
     private readonly Dictionary<string, double[,]> _values = [];
 
+    /// <summary>A table holding existing [pair][component] arrays.</summary>
+    public static PerPairTable From(IReadOnlyDictionary<string, double[][]> values, int pairs, int components)
+    {
+        var table = new PerPairTable(pairs, components);
+        var all = Enumerable.Range(0, components).ToArray();
+        foreach (var (method, rows) in values)
+            for (int i = 0; i < pairs; i++) table.Set(method, i, all, rows[i]);
+        return table;
+    }
+
     public void Set(string method, int pair, IReadOnlyList<int> rows, IReadOnlyList<double> values)
     {
         if (!_values.TryGetValue(method, out var m))

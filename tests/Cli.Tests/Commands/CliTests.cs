@@ -6,7 +6,9 @@ namespace CircuitDsl.Cli.Tests.Commands;
 
 public class CliTests
 {
-    internal static (int Code, string Output) Run(params string[] args)
+    internal static (int Code, string Output) Run(params string[] args) => RunArgs(args);
+
+    internal static (int Code, string Output) RunArgs(string[] args)
     {
         var output = new StringWriter();
         int code = CircuitCli.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, EnableDefaultExceptionHandler = false });

@@ -1,0 +1,69 @@
+using CircuitDsl.Runtime.Evaluation;
+
+namespace CircuitDsl.Runtime.Attribution;
+
+/// <summary>
+/// Everything per pair behind a result: each method's [pair][component] values (NaN = not computed), the scale
+/// |M(x) − M(x′)| and metrics of each pair, the flags and the screen used. Shards carry it; merging concatenates it
+/// and rebuilds the result exactly as a single run would.
+/// </summary>
+public sealed record PairData(
+    IReadOnlyDictionary<string, double[][]> Values, double[] Scales, double[] CleanMetrics, double[] CorruptedMetrics, bool[] Flagged, string? ScreenKey);
+
+/// <summary>Turns per-pair values into an <see cref="AttributionResult"/>: means over pairs, R and R̃, bounds, evaluation.</summary>
+public static class ResultBuilder
+{
+    /// <summary>Builds the result (shared by single runs and merges, so both give the same numbers).</summary>
+    public static AttributionResult Build(string model, string metricKind, IReadOnlyList<Component> components, AttributionOptions options,
+        PairData data, IReadOnlyDictionary<string, MethodCost> cost)
+    {
+        var table = PerPairTable.From(data.Values, data.Scales.Length, components.Count);
+        var estimates = Enumerable.Range(0, components.Count).Select(c => Summarise(table, data, components[c], c, options)).ToList();
+        var result = new AttributionResult
+        {
+            Model = model,
+            MetricKind = metricKind,
+            CleanMetric = data.CleanMetrics.Average(),
+            CorruptedMetric = data.CorruptedMetrics.Average(),
+            Pairs = data.Scales.Length,
+            Components = estimates,
+            Cost = cost,
+            Options = options,
+            Data = data,
+        };
+        return estimates.All(e => e.Patching is not null)
+            ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales) }
+            : result;
+    }
+
+    internal static double MeanRTilde(PerPairTable t, double[] scales, int c, string curvature, double epsilon) =>
+        Enumerable.Range(0, scales.Length).Average(i => ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), epsilon, scales[i]));
+
+    internal static double BoundOf(PerPairTable t, int c) => t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c) : t.Mean("bound.hvp", c);
+
+    private static ComponentEstimate Summarise(PerPairTable t, PairData data, Component component, int c, AttributionOptions o)
+    {
+        string? screenKey = data.ScreenKey;
+        string? curvature = t.Has("curvature", c) ? "curvature" : screenKey is not null && t.Has(screenKey, c) ? screenKey : null;
+        double? Mean(string method) => t.Has(method, c) ? t.Mean(method, c) : null;
+        int pairs = data.Scales.Length;
+        return new ComponentEstimate
+        {
+            Component = component,
+            Atp = t.Mean("atp", c),
+            Patching = Mean("patching"),
+            Hvp = Mean("hvp"),
+            MsHvp = Mean("mshvp"),
+            Ig = Mean("ig"),
+            AtpStar = Mean("atpstar"),
+            Gim = Mean("gim"),
+            Curvature = Mean("curvature"),
+            ScreenedCurvature = screenKey is null ? null : Mean(screenKey),
+            R = curvature is null ? null : Enumerable.Range(0, pairs).Average(i => ReliabilityScore.Ratio(t.Get("atp", i, c), t.Get(curvature, i, c), o.Epsilon)),
+            RTilde = curvature is null ? null : MeanRTilde(t, data.Scales, c, curvature, o.Epsilon),
+            Flagged = data.Flagged[c],
+            Bound = t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
+                : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
+        };
+    }
+}
