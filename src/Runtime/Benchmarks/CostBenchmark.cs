@@ -51,10 +51,16 @@ public static class CostBenchmark
         BenchRow Time(string op, long rowCount, Action action, bool memory = false)
         {
             log?.Invoke($"{shape.Name}: {op}");
-            action(); // warm-up
             var times = new List<double>();
             long peak = 0;
-            for (int i = 0; i < repeats; i++)
+            // The first run doubles as warm-up; operations that take over a second are timed once (noise is small
+            // relative to them and the full bench must stay under ten minutes).
+            var first = Stopwatch.StartNew();
+            using (var warm = NewDisposeScope()) action();
+            bool slow = first.Elapsed.TotalSeconds > 1;
+            if (slow && !memory) times.Add(first.Elapsed.TotalSeconds);
+            int runs = slow ? (memory ? 1 : 0) : repeats;
+            for (int i = 0; i < runs; i++)
             {
                 GC.Collect();
                 long before = PeakMemory.Current();
