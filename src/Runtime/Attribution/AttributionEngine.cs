@@ -1,5 +1,6 @@
 using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Attribution;
@@ -26,7 +27,10 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         Validate(pairs, components);
         var cost = new CostLedger();
         int n = components.Count, p = pairs.Count;
-        var sites = components.Select(c => c.Site).Distinct().ToList();
+        // Query/key components also need ∂M/∂pattern at their layer, to split their curvature into local and downstream.
+        var sites = components.Select(c => c.Site)
+            .Concat(components.Where(c => c.Kind is ComponentKind.Query or ComponentKind.Key).Select(c => new Site(SiteKind.AttnPattern, c.Layer)))
+            .Distinct().ToList();
         var table = new PerPairTable(p, n);
         var states = new PairState[p];
         var all = Enumerable.Range(0, n).ToArray();
@@ -115,6 +119,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 ForEachPair("patch", ambiguous, (i, phi, rows) => table.Set("patching", i, rows, ActivationPatching.Estimate(phi, rows, cost)));
             }
         }
+
+        // Curvature diagnosis: which share of q comes from the component's own non-linearity (softmax for q/k).
+        var softmaxInputs = Enumerable.Range(0, n).Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key && table.Has("curvature", c)).ToArray();
+        ForEachPair("diagnosis", softmaxInputs, (i, phi, rows) =>
+            table.Set("curvature.local", i, rows, [.. phi.EvaluateLocal([.. rows.Select(c => new PhiRow(c, 0))], cost).Second.Select(v => 0.5 * v)]));
 
         var data = new PairData(table.ToPerPair(), [.. states.Select(x => x.Scale)], [.. states.Select(x => x.CleanMetric)],
             [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey);

@@ -28,6 +28,15 @@ public sealed record ComponentEstimate
     public double? Curvature { get; init; }
     /// <summary>q from the cheap screen, if computed.</summary>
     public double? ScreenedCurvature { get; init; }
+    /// <summary>
+    /// The part of q = ½δᵀHδ due to the component's own non-linearity: the attention softmax for query/key inputs;
+    /// zero for outputs written linearly into the residual (heads' z, MLP outputs, neurons, values); null where not
+    /// computed (residual components, or no exact curvature).
+    /// </summary>
+    public double? LocalCurvature { get; init; }
+    /// <summary>|local| / (|local| + |q − local|): the share of AtP's second-order error explained locally.</summary>
+    public double? LocalShare => LocalCurvature is double l && Curvature is double q
+        ? (Math.Abs(l) + Math.Abs(q - l) == 0 ? 0 : Math.Abs(l) / (Math.Abs(l) + Math.Abs(q - l))) : null;
     /// <summary>R = |q|/max(|l|, ε), mean over pairs (exact q where computed, else the screen's).</summary>
     public double? R { get; init; }
     /// <summary>R̃ ∈ [0,1), mean over pairs.</summary>

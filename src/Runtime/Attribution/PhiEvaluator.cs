@@ -32,7 +32,16 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
 
     private readonly Dictionary<int, Tensor> _masks = [];
 
-    public PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method)
+    public PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method) => Evaluate(rows, order, cost, method, local: false);
+
+    /// <summary>
+    /// φ″ of the local part only, for query/key rows: M replaced by its linearisation downstream of the attention
+    /// pattern, s(t) = Σ G ⊙ pattern(t) with G = ∂M/∂pattern at the clean run; so s″(0) is the curvature the softmax
+    /// itself contributes, and φ″(0) − s″(0) is downstream curvature.
+    /// </summary>
+    public PhiValues EvaluateLocal(IReadOnlyList<PhiRow> rows, CostLedger cost) => Evaluate(rows, 2, cost, "curvature.local", local: true);
+
+    private PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method, bool local)
     {
         var phi = new double[rows.Count];
         var first = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
@@ -42,7 +51,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         for (int start = 0; start < order_.Length; start += maxRows)
         {
             var chunk = order_.Skip(start).Take(maxRows).ToArray();
-            var values = cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunk.Select(i => rows[i]).ToArray(), order));
+            var values = cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunk.Select(i => rows[i]).ToArray(), order, local));
             for (int j = 0; j < chunk.Length; j++)
             {
                 phi[chunk[j]] = values.Phi[j];
@@ -53,7 +62,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         return new PhiValues(phi, first, second);
     }
 
-    private PhiValues EvaluateChunk(PhiRow[] rows, int order)
+    private PhiValues EvaluateChunk(PhiRow[] rows, int order, bool local)
     {
         using var scope = NewDisposeScope();
         using var mode = order == 0 ? inference_mode() : null;
@@ -80,8 +89,12 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
             plan.Add(new AddOffset(site, coefficients * delta * t.view(view)));
         }
 
+        var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
+        if (local) plan.Cache(patternSites.Distinct());
         var logits = model.ForwardFrom(firstLayer, pair.ResidPre[firstLayer].expand(r, -1, -1), input, plan);
-        var m = pair.Metric.Evaluate(logits, input);
+        var m = local
+            ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pair.CleanGradient[patternSites[i]][0]).sum()).ToArray())
+            : pair.Metric.Evaluate(logits, input);
         var phi = m.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         var first = Enumerable.Repeat(double.NaN, r).ToArray();
         var second = Enumerable.Repeat(double.NaN, r).ToArray();

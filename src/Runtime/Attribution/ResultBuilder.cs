@@ -62,6 +62,8 @@ public static class ResultBuilder
             R = curvature is null ? null : Enumerable.Range(0, pairs).Average(i => ReliabilityScore.Ratio(t.Get("atp", i, c), t.Get(curvature, i, c), o.Epsilon)),
             RTilde = curvature is null ? null : MeanRTilde(t, data.Scales, c, curvature, o.Epsilon),
             Flagged = data.Flagged[c],
+            LocalCurvature = component.Kind is ComponentKind.Query or ComponentKind.Key ? Mean("curvature.local")
+                : component.Kind == ComponentKind.Residual || !t.Has("curvature", c) ? null : 0.0,
             Bound = t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
                 : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
         };

@@ -56,6 +56,8 @@ public static class AttributionJson
                 Number(w, "gim", c.Gim);
                 Number(w, "curvature", c.Curvature);
                 Number(w, "screened_curvature", c.ScreenedCurvature);
+                Number(w, "local_curvature", c.LocalCurvature);
+                Number(w, "local_share", c.LocalShare);
                 Number(w, "r", c.R);
                 Number(w, "rtilde", c.RTilde);
                 w.WriteBoolean("flagged", c.Flagged);
