@@ -13,12 +13,7 @@ internal static class ModelBindingParser
 
     public static ModelBindingSpec? Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
-        if (context.TargetSymbol is not INamedTypeSymbol type || context.Attributes.Length == 0) return null;
-        var attribute = context.Attributes[0];
-        var diagnostics = new List<DiagnosticInfo>();
-        var location = LocationInfo.From(type.Locations.Length > 0 ? type.Locations[0] : null);
-        if (!SymbolText.IsPartial(type))
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MustBePartial, location, type.Name));
+        if (!SymbolText.TryStart(context, out var type, out var attribute, out var location, out var diagnostics)) return null;
 
         string? configFile = attribute.ConstructorArguments.Length == 1 ? attribute.ConstructorArguments[0].Value as string : null;
         ShapeSpec? shape = null;

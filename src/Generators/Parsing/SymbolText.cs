@@ -8,6 +8,21 @@ namespace CircuitDsl.Generators.Parsing;
 /// <summary>Small helpers for reading symbols and attribute syntax.</summary>
 internal static class SymbolText
 {
+    /// <summary>What every parser starts from: the class, its attribute, its location, and CDSL001 when it is not partial.</summary>
+    public static bool TryStart(GeneratorAttributeSyntaxContext context, out INamedTypeSymbol type, out AttributeData attribute,
+        out Model.LocationInfo? location, out System.Collections.Generic.List<Model.DiagnosticInfo> diagnostics)
+    {
+        type = (context.TargetSymbol as INamedTypeSymbol)!;
+        attribute = context.Attributes.FirstOrDefault()!;
+        diagnostics = [];
+        location = null;
+        if (type is null || attribute is null) return false;
+        location = Model.LocationInfo.From(type.Locations.Length > 0 ? type.Locations[0] : null);
+        if (!IsPartial(type))
+            diagnostics.Add(Model.DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.MustBePartial, location, type.Name));
+        return true;
+    }
+
     public static string Namespace(INamedTypeSymbol type) =>
         type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
 

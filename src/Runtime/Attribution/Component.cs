@@ -11,17 +11,7 @@ namespace CircuitDsl.Runtime.Attribution;
 public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int? Position = null)
 {
     /// <summary>Stable id used in JSON, reports, assertions and generated code (DESIGN.md).</summary>
-    public string Id => Kind switch
-    {
-        ComponentKind.Head => $"L{Layer}H{Index}",
-        ComponentKind.Mlp => $"L{Layer}MLP",
-        ComponentKind.Neuron => $"L{Layer}N{Index}",
-        ComponentKind.Residual => $"L{Layer}R{Index}",
-        ComponentKind.Query => $"L{Layer}H{Index}Q",
-        ComponentKind.Key => $"L{Layer}H{Index}K",
-        ComponentKind.Value => $"L{Layer}H{Index}V",
-        _ => throw new InvalidOperationException(),
-    } + (Position is int p && Kind != ComponentKind.Residual ? $"@{p}" : "");
+    public string Id => new ComponentRef(Kind, Layer, Index, Position ?? -1).Id;
 
     /// <summary>The site whose activation is patched.</summary>
     public Site Site => new(Kind switch
