@@ -28,7 +28,7 @@ internal static class AttributeCommand
         var igSteps = new Option<int>("--ig-steps") { Description = "IG grid points.", DefaultValueFactory = _ => 32 };
         var tau = new Option<double>("--tau") { Description = "Flag threshold on R̃.", DefaultValueFactory = _ => 1.0 / 3 };
         var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => CurvatureScreen.Hutchinson };
-        var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => 8 };
+        var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => 4 };
         var top = new Option<int>("--top") { Description = "Rows of the console table.", DefaultValueFactory = _ => 15 };
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };

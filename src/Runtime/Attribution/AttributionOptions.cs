@@ -61,8 +61,8 @@ public sealed record AttributionOptions
     /// screen predicts the exact curvature.</summary>
     public IReadOnlyList<CurvatureScreen> ExtraScreens { get; init; } = [];
 
-    /// <summary>Hutchinson probes (cost ≈ probes/… of AtP; more probes, sharper screen).</summary>
-    public int HutchinsonProbes { get; init; } = 8;
+    /// <summary>Hutchinson probes: the screen's budget (each probe is one double-backward row; more probes, sharper screen).</summary>
+    public int HutchinsonProbes { get; init; } = 4;
 
     /// <summary>The flag stage considers the top-k components by max(|AtP|, |AtP + screened q|), plus
     /// <see cref="MarginBand"/>; null = max(<see cref="MinimumCandidates"/>, <see cref="CandidateShare"/> of all).</summary>

@@ -29,7 +29,7 @@ internal static class GradDrop
             var sites = components.Select(x => x.Site).Distinct().ToList();
             var offsets = sites.ToDictionary(s => s, s => zeros([layers, .. s.Shape(c, (int)pair.Clean.Positions)], dtype: model.DType, device: model.Device, requires_grad: true));
             foreach (var (site, u) in offsets) plan.Add(new AddOffset(site, u));
-            var m = pair.Metric.Evaluate(model.Forward(input, plan), input).sum();
+            var m = pair.Metric.Measure(model, input, plan).sum();
             var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
             var total = new double[components.Count];
             for (int l = 0; l < layers; l++)

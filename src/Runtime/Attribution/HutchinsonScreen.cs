@@ -55,7 +55,7 @@ internal static class HutchinsonScreen
             directions.Add(v);
             maskStacks.Add(masks);
         }
-        var m = pair.Metric.Evaluate(model.ForwardFrom(firstLayer, pair.ResidPre[firstLayer].expand(p, -1, -1), input, plan), input).sum();
+        var m = pair.Metric.Measure(model, input, plan, firstLayer: firstLayer, residPre: pair.ResidPre[firstLayer].expand(p, -1, -1)).sum();
         var grads = autograd.grad([m], offsets, retain_graph: true, create_graph: true, allow_unused: true);
         Tensor? gv = null;
         for (int i = 0; i < offsets.Count; i++)

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Attribution;
@@ -11,6 +12,10 @@ public interface IMetric
 
     /// <summary>Metric per row, [B], from logits [B, T, V].</summary>
     Tensor Evaluate(Tensor logits, ModelInput input);
+
+    /// <summary>Runs <paramref name="model"/> and returns the metric per row, [B], computing only the logits it reads.</summary>
+    Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
+        int firstLayer = 0, Tensor? residPre = null);
 }
 
 /// <summary>Logit of the answer minus logit of the wrong token, at each row's last real position.</summary>
@@ -24,6 +29,14 @@ public sealed class LogitDifference(int answer, int wrong) : IMetric
 
     /// <summary>Wrong token id.</summary>
     public int Wrong => wrong;
+
+    /// <inheritdoc />
+    public Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
+        int firstLayer = 0, Tensor? residPre = null)
+    {
+        var selected = model.ForwardSelected(input, input.LastPositions(), [answer, wrong], plan, modification, firstLayer, residPre);
+        return Precision.AtLeastFloat32(selected[.., 0] - selected[.., 1]);
+    }
 
     /// <inheritdoc />
     public Tensor Evaluate(Tensor logits, ModelInput input)

@@ -76,7 +76,7 @@ internal sealed class PairState
             offsets[site] = u;
             plan.Add(new AddOffset(site, u));
         }
-        var m = metric.Evaluate(model.Forward(input, plan, modification), input).sum();
+        var m = metric.Measure(model, input, plan, modification).sum();
         var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradients = new Dictionary<Site, Tensor>();
         int i = 0;
@@ -89,7 +89,7 @@ internal sealed class PairState
     {
         using var _ = no_grad(); // not inference_mode: δ built from these later enters autograd graphs
         var plan = new HookPlan(model.Config).Cache(sites);
-        var m = metric.Evaluate(model.Forward(input, plan), input).sum();
+        var m = metric.Measure(model, input, plan).sum();
         return new Pass(m.to_type(ScalarType.Float64).item<double>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
     }
 }

@@ -91,10 +91,10 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
 
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
-        var logits = model.ForwardFrom(firstLayer, pair.ResidPre[firstLayer].expand(r, -1, -1), input, plan);
+        var metric = pair.Metric.Measure(model, input, plan, firstLayer: firstLayer, residPre: pair.ResidPre[firstLayer].expand(r, -1, -1));
         var m = local
             ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pair.CleanGradient[patternSites[i]][0]).sum()).ToArray())
-            : pair.Metric.Evaluate(logits, input);
+            : metric;
         var phi = m.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         var first = Enumerable.Repeat(double.NaN, r).ToArray();
         var second = Enumerable.Repeat(double.NaN, r).ToArray();

@@ -77,13 +77,14 @@ public static class CostBenchmark
 
         var input = ModelInput.Single(shape.Pair.Clean, model.Device);
         var metric = new LogitDifference(shape.Pair.Answer, shape.Pair.Wrong);
-        var forward = Time("forward (1 row)", 1, () => { using var _ = inference_mode(); metric.Evaluate(model.Forward(input), input); }, memory: true);
+        var forward = Time("forward (1 row)", 1, () => { using var _ = inference_mode(); metric.Measure(model, input); }, memory: true);
         var batch8 = input.Repeat(0, 8);
-        Time("forward (8 rows)", 8, () => { using var _ = inference_mode(); metric.Evaluate(model.Forward(batch8), batch8); });
+        Time("forward (8 rows)", 8, () => { using var _ = inference_mode(); metric.Measure(model, batch8); });
         var backward = Time("forward + backward (1 row)", 1, () => ForwardBackward(model, input, metric, sites));
         Time("forward + backward (8 rows)", 8, () => ForwardBackward(model, batch8, metric, sites));
         var atp = Time("AtP, all heads (2F + 1B)", 2, () => AttributionPatching.Atp(model, PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _), heads));
-        var hutchinson = Time("Hutchinson screen, 8 probes", 8, () => HutchinsonScreen.Curvature(model, state, heads, 8, maxRows, 1, new CostLedger()));
+        var probes = new AttributionOptions().HutchinsonProbes;
+        var hutchinson = Time($"Hutchinson screen, {probes} probes", probes, () => HutchinsonScreen.Curvature(model, state, heads, probes, maxRows, 1, new CostLedger()));
         var gradientDifference = Time("gradient-difference screen", 2, () => AttributionPatching.GradientDifferenceCurvature(model, PairState.Build(model, shape.Pair, sites, null, true, new CostLedger(), out _), heads));
 
         PhiEvaluator Phi(bool cached) => new(model, state, heads, maxRows, cached);
@@ -141,7 +142,7 @@ public static class CostBenchmark
         var plan = new HookPlan(model.Config);
         var offsets = sites.Select(s => zeros([input.Batch, .. s.Shape(model.Config, (int)input.Positions)], dtype: model.DType, device: model.Device, requires_grad: true)).ToList();
         for (int i = 0; i < sites.Count; i++) plan.Add(new AddOffset(sites[i], offsets[i]));
-        var m = metric.Evaluate(model.Forward(input, plan), input).sum();
+        var m = metric.Measure(model, input, plan).sum();
         autograd.grad([m], offsets, retain_graph: false, allow_unused: true);
     }
 }

@@ -126,7 +126,7 @@ public sealed class Faithfulness
                 plan.Add(new Replace(group.Key, value, mask));
             }
             var metric = new LogitDifference(_pairs[i].Answer, _pairs[i].Wrong);
-            total += metric.Evaluate(_model.Forward(input, plan), input).to_type(ScalarType.Float64).item<double>();
+            total += metric.Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
         }
         return total / _pairs.Count;
     }

@@ -64,6 +64,31 @@ public sealed class HookedTransformer : nn.Module
         return Run(layer, residPre, state);
     }
 
+    /// <summary>
+    /// Forward that returns only the logits the caller reads: for each row b, positions[b] and the given token
+    /// columns, [B, k]. The unembedding of every position (a 50257-wide matmul per position in GPT-2) is skipped, so
+    /// metric-only runs (patching, HVP rows) cost less. Falls back to full logits when the plan hooks final_norm or
+    /// logits. Starts at <paramref name="firstLayer"/> from <paramref name="residPre"/> when given.
+    /// </summary>
+    public Tensor ForwardSelected(ModelInput input, Tensor positions, long[] tokens, HookPlan? hooks = null,
+        BackwardModification? modification = null, int firstLayer = 0, Tensor? residPre = null)
+    {
+        var state = CreateState(input, hooks, modification);
+        var resid = residPre ?? Embed(input, state);
+        if (state.Touches(SiteKind.FinalNorm, 0) || state.Touches(SiteKind.Logits, 0))
+        {
+            var full = Run(firstLayer, resid, state);
+            var rows = arange(full.shape[0], device: full.device);
+            return full[rows, positions.to(full.device)].index_select(1, tensor(tokens, device: full.device));
+        }
+        for (int l = firstLayer; l < Config.Layers; l++)
+            resid = layers[l].Forward(resid, state);
+        var last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
+        var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
+        var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
+        return Config.FinalSoftcap > 0 ? (logits / Config.FinalSoftcap).tanh() * Config.FinalSoftcap : logits;
+    }
+
     /// <summary>Creates the per-run state (masks, rotary tables) for an input.</summary>
     public ForwardState CreateState(ModelInput input, HookPlan? hooks = null, BackwardModification? modification = null)
     {
