@@ -15,11 +15,13 @@ public class BenchCommandTests
             code.Should().Be(0);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "bench.json")));
             var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToList();
-            rows.Select(r => r.GetProperty("Operation").GetString()).Should().Contain(
+            var operations = rows.Select(r => r.GetProperty("Operation").GetString()!).ToList();
+            operations.Should().Contain(
             [
                 "forward (1 row)", "forward + backward (1 row)", "AtP, all heads (2F + 1B)", "HVP, all heads (cached start)",
-                "MS-HVP K=5, all heads", "IG m=32, all heads", "patching, all heads (cached start)", "Screen–Flag–Fix end to end, all heads",
+                "patching, all heads (cached start)", "Screen–Flag–Fix end to end, all heads",
             ]);
+            operations.Should().Contain(o => o.StartsWith("MS-HVP K=5")).And.Contain(o => o.StartsWith("IG m=32"));
             rows.Should().OnlyContain(r => r.GetProperty("Seconds").GetDouble() > 0, "every row was measured");
             rows.Select(r => r.GetProperty("Shape").GetString()).Distinct().Should().HaveCountGreaterThanOrEqualTo(3);
             json.RootElement.GetProperty("ratios").EnumerateArray().Should().Contain(r => r.GetProperty("Name").GetString() == "AtP / (2F + 1B)");
