@@ -228,6 +228,10 @@ public sealed class TemplateAttribute : Attribute
 
     /// <summary>Slot whose value is the competing answer.</summary>
     public string? Wrong { get; set; }
+
+    /// <summary>Text put before the answer and wrong slot values to make their tokens: " " (default) for a new word
+    /// ("… gave a drink to" → " Mary"), "" when the answer continues the last word ("… to the year 17" → "99").</summary>
+    public string AnswerPrefix { get; set; } = " ";
 }
 
 /// <summary>Values a template slot takes (each must be one token, with its leading space, e.g. " Mary").</summary>

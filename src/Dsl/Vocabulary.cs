@@ -164,8 +164,9 @@ public sealed class ExperimentPlan
     public ExperimentPlan(string name, string circuit, ModelShape model, IReadOnlyList<ComponentGroup> groups, string template,
         IReadOnlyList<KeyValuePair<string, string[]>> slots, string answerSlot, string wrongSlot, PerturbationKind perturbation,
         string swapSlot, string swapWith, IReadOnlyList<int> randomPositions, Func<string, Random, string>? corrupt,
-        Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed)
+        Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ")
     {
+        AnswerPrefix = answerPrefix;
         Name = name; Circuit = circuit; Model = model; Groups = groups; Template = template; Slots = slots;
         AnswerSlot = answerSlot; WrongSlot = wrongSlot; Perturbation = perturbation; SwapSlot = swapSlot; SwapWith = swapWith;
         RandomPositions = randomPositions; Corrupt = corrupt; Method = method; CompareWithPatching = compareWithPatching;
@@ -184,6 +185,8 @@ public sealed class ExperimentPlan
     public string Template { get; }
     /// <summary>Slot values.</summary>
     public IReadOnlyList<KeyValuePair<string, string[]>> Slots { get; }
+    /// <summary>Text put before answer and wrong values to form their tokens.</summary>
+    public string AnswerPrefix { get; }
     /// <summary>Answer slot.</summary>
     public string AnswerSlot { get; }
     /// <summary>Wrong slot.</summary>

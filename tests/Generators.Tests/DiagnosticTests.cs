@@ -74,6 +74,17 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void An_edge_from_attention_to_the_same_layers_MLP_follows_causal_order()
+    {
+        var outcome = GeneratorHarness.Run(Header + "[Circuit(typeof(Toy))] [Edge(nameof(H), nameof(M))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup H { get; } [Mlps(1)] public static partial ComponentGroup M { get; } }",
+            ("toy/config.json", GeneratorHarness.ToyConfig));
+        outcome.AllDiagnostics.Should().BeEmpty();
+        var backwards = GeneratorHarness.Run(Header + "[Circuit(typeof(Toy))] [Edge(nameof(M), nameof(H))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup H { get; } [Mlps(1)] public static partial ComponentGroup M { get; } }",
+            ("toy/config.json", GeneratorHarness.ToyConfig));
+        backwards.GeneratorDiagnostics.Single().GetMessage().Should().Contain("layer 1's attention does not come after layer 1's MLP");
+    }
+
+    [Fact]
     public void Invalid_config_json_and_unknown_families_are_reported()
     {
         const string source = "[CircuitDsl.ModelBinding(\"bad/config.json\")] public static partial class M;";

@@ -39,7 +39,8 @@ internal static class ExperimentEmitter
         w.Line($"    k: {e.K},");
         w.Line($"    igSteps: {e.IgSteps},");
         w.Line($"    pairs: {e.Pairs},");
-        w.Line($"    seed: {e.Seed});");
+        w.Line($"    seed: {e.Seed},");
+        w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)});");
         if (hasRuntime)
         {
             w.Line();

@@ -51,13 +51,29 @@ internal static class CircuitValidator
                 continue;
             }
             if (sender.Components.Count == 0 || receiver.Components.Count == 0) continue;
-            int latestSender = sender.Components.Max(c => c.Layer), earliestReceiver = receiver.Components.Min(c => c.Layer);
-            if (earliestReceiver <= latestSender)
+            var latestSender = sender.Components.OrderBy(Order).Last();
+            var earliestReceiver = receiver.Components.OrderBy(Order).First();
+            if (Order(earliestReceiver) <= Order(latestSender))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
-                    $"the receiver must come after the sender, but layer {earliestReceiver} does not come after layer {latestSender}"));
+                    $"the receiver must come after the sender, but {Describe(earliestReceiver)} does not come after {Describe(latestSender)}"));
         }
         return new ValidatedCircuit(circuit, shape, new EquatableArray<DiagnosticInfo>(diagnostics));
     }
+
+    // Position in the forward pass: a layer's residual input, then its attention, then its MLP.
+    private static int Order(ComponentSpec c) => 4 * c.Layer + c.Kind switch
+    {
+        CircuitParser.Residual => 0,
+        CircuitParser.Mlp or CircuitParser.Neuron => 2,
+        _ => 1,
+    };
+
+    private static string Describe(ComponentSpec c) => $"layer {c.Layer}'s " + c.Kind switch
+    {
+        CircuitParser.Residual => "residual input",
+        CircuitParser.Mlp or CircuitParser.Neuron => "MLP",
+        _ => "attention",
+    };
 
     private static string? Range(ComponentSpec c, ShapeSpec shape)
     {

@@ -104,6 +104,7 @@ internal static class ExperimentParser
         return new ExperimentSpec(SymbolText.Namespace(type), type.Name, SymbolText.FullName(type), circuit, location,
             SymbolText.Named(attribute, "Method", 0), SymbolText.Named(attribute, "CompareWithPatching", true), tau, k, igSteps, pairs,
             SymbolText.Named(attribute, "Seed", 0), text, answer, wrong, new EquatableArray<SlotSpec>(slots.Select(s => s.Spec).ToArray()),
-            perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics));
+            perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics),
+            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "));
     }
 }

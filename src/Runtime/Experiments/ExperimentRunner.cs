@@ -49,11 +49,8 @@ public static class ExperimentRunner
             _ => RandomTokens(cleanIds, plan.RandomPositions, tokenizer.VocabSize, random),
         };
         return new PromptPair(cleanIds, corrupted,
-            PromptPair.SingleToken(tokenizer, Token(fill[plan.AnswerSlot])), PromptPair.SingleToken(tokenizer, Token(fill[plan.WrongSlot])));
+            PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]), PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.WrongSlot]));
     }
-
-    // Slot values are written without a leading space in templates; answers are compared as the mid-sentence token.
-    private static string Token(string value) => value.StartsWith(' ') ? value : " " + value;
 
     private static string Fill(string template, IReadOnlyDictionary<string, string> fill, (string Slot, string Value)? lastOccurrence)
     {

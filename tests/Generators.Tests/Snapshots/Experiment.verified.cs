@@ -31,5 +31,6 @@ partial class Swap
         k: 4,
         igSteps: 32,
         pairs: 8,
-        seed: 0);
+        seed: 0,
+        answerPrefix: " ");
 }

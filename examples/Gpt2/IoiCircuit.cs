@@ -1,6 +1,6 @@
 using CircuitDsl;
 
-namespace CircuitDsl.Examples.Gpt2Ioi;
+namespace CircuitDsl.Examples.Gpt2;
 
 /// <summary>GPT-2 small's shape, read from its config.json at compile time.</summary>
 [ModelBinding("gpt2-small/config.json")]

@@ -1,0 +1,25 @@
+using CircuitDsl;
+
+namespace CircuitDsl.Examples.Stories260K;
+
+/// <summary>stories260K's shape, given explicitly: its files live in ../shared and are never copied here, so the
+/// hypothesis compiles with or without them.</summary>
+[ModelBinding(Family = "llama", Layers = 5, Heads = 8, KvHeads = 4, Neurons = 172)]
+public static partial class Stories260KModel;
+
+/// <summary>Which parts of stories260K choose between Lily and Tim as the receiver.</summary>
+[Circuit(typeof(Stories260KModel), Name = "stories260K names")]
+public static partial class NameCircuit
+{
+    [Heads("4.2", "4.0", "4.3")] public static partial ComponentGroup LateHeads { get; }
+    [Mlps(0, 1, 2, 3, 4)] public static partial ComponentGroup Mlps { get; }
+}
+
+/// <summary>Swap the giver: the receiver flips between Lily and Tim.</summary>
+[Experiment(typeof(NameCircuit), Pairs = 12)]
+[Template("{A} and {B} went to the {place}. {B} gave the ball to", Answer = "A", Wrong = "B")]
+[Slot("A", "Lily", "Tim")]
+[Slot("B", "Lily", "Tim")]
+[Slot("place", "park", "garden", "house")]
+[SwapSlot("B", With = "A")]
+public static partial class GiverSwap;

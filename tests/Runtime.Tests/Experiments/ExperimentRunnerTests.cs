@@ -1,0 +1,38 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Experiments;
+using CircuitDsl.Runtime.Tokenizers;
+
+namespace CircuitDsl.Runtime.Tests.Experiments;
+
+/// <summary>Plans become prompt pairs as declared (here with the bundled GPT-2 vocabulary, no weights needed).</summary>
+public class ExperimentRunnerTests
+{
+    private static ExperimentPlan Plan(string template, (string, string[])[] slots, string answer, string wrong, string swap, string with, string prefix) =>
+        new("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], template,
+            [.. slots.Select(s => new KeyValuePair<string, string[]>(s.Item1, s.Item2))], answer, wrong, PerturbationKind.SwapSlot, swap, with,
+            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, prefix);
+
+    [Fact]
+    public void Greater_than_years_continue_the_word_and_name_swaps_start_a_new_one()
+    {
+        var gpt2 = TokenizerLoader.Gpt2();
+        var years = ExperimentRunner.Pairs(gpt2, Plan("The war lasted from the year 17{YY} to the year 17",
+            [("YY", ["32", "45"]), ("Later", ["99"]), ("Early", ["01"])], "Later", "YY", "YY", "Early", ""));
+        years.Should().HaveCount(2);
+        years.Should().OnlyContain(p => p.Clean.Count == p.Corrupted.Count && p.Answer == gpt2.Encode("99", false)[0]);
+        gpt2.Decode(years[0].Corrupted).Should().Contain("from the year 1701 to");
+
+        var names = ExperimentRunner.Pairs(gpt2, Plan("When {A} and {B} went to the store, {B} gave a drink to",
+            [("A", ["Mary", "John"]), ("B", ["Mary", "John"])], "A", "B", "B", "A", " "));
+        names.Should().HaveCount(2, "pairs need distinct answer and wrong names");
+        names.Should().Contain(p => p.Answer == 5335 && gpt2.Decode(p.Corrupted).EndsWith("Mary gave a drink to"));
+    }
+
+    [SkippableFact]
+    public void A_plan_compiled_for_another_shape_is_refused_before_any_work()
+    {
+        var model = Support.Fixtures.Load("gpt2");
+        var act = () => ExperimentRunner.Run(model, TokenizerLoader.Gpt2(), Plan("{A} {B}", [("A", ["a"]), ("B", ["b"])], "A", "B", "B", "A", " "));
+        act.Should().Throw<AttributionInputException>().WithMessage("*compiled against a gpt2 model with 12 layers*given has 3 layers*rebuild*");
+    }
+}
