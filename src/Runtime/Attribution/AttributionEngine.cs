@@ -43,6 +43,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             _ => null,
         };
 
+        var queryKeyInputs = Enumerable.Range(0, n).Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key).ToArray();
         using var scope = NewDisposeScope();
         for (int i = 0; i < p; i++)
         {
@@ -54,7 +55,12 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(model, states[i], components, gimGradient));
             if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(model, states[i], components));
             if (wantHutchinson) table.Set("screen.hutchinson", i, all, HutchinsonScreen.Curvature(model, states[i], components, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
-            if (o.Methods.HasFlag(Methods.AtpStar)) table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], components, atp, cost));
+            if (o.Methods.HasFlag(Methods.AtpStar))
+            {
+                table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], components, atp, cost));
+                if (queryKeyInputs.Length > 0)
+                    table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk), queryKeyInputs, cost));
+            }
         }
         progress?.Report(new("screen", p, p));
 
@@ -121,7 +127,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         }
 
         // Curvature diagnosis: which share of q comes from the component's own non-linearity (softmax for q/k).
-        var softmaxInputs = Enumerable.Range(0, n).Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key && table.Has("curvature", c)).ToArray();
+        var softmaxInputs = queryKeyInputs.Where(c => table.Has("curvature", c)).ToArray();
         ForEachPair("diagnosis", softmaxInputs, (i, phi, rows) =>
             table.Set("curvature.local", i, rows, [.. phi.EvaluateLocal([.. rows.Select(c => new PhiRow(c, 0))], cost).Second.Select(v => 0.5 * v)]));
 

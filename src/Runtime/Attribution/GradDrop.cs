@@ -7,7 +7,7 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <summary>
 /// AtP*'s GradDrop (Kramár et al. 2024, §3.2): recompute AtP with the gradient through layer ℓ's residual writes
 /// (attn_out, mlp_out) dropped, for every ℓ, and average magnitudes: Σ_ℓ |ĉ^{(ℓ)}| / (L − 1). Reported with AtP's
-/// sign. Batched as L rows of one forward and one backward. (AtP*'s QK-fix is not implemented; see README.)
+/// sign. Batched as L rows of one forward and one backward. Query/key inputs get <see cref="QkFix"/> instead.
 /// </summary>
 internal static class GradDrop
 {

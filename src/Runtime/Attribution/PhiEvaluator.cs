@@ -39,7 +39,8 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
     /// pattern, s(t) = Σ G ⊙ pattern(t) with G = ∂M/∂pattern at the clean run; so s″(0) is the curvature the softmax
     /// itself contributes, and φ″(0) − s″(0) is downstream curvature.
     /// </summary>
-    public PhiValues EvaluateLocal(IReadOnlyList<PhiRow> rows, CostLedger cost) => Evaluate(rows, 2, cost, "curvature.local", local: true);
+    public PhiValues EvaluateLocal(IReadOnlyList<PhiRow> rows, CostLedger cost, int order = 2, string method = "curvature.local") =>
+        Evaluate(rows, order, cost, method, local: true);
 
     private PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method, bool local)
     {

@@ -34,7 +34,33 @@ public class CurvatureDiagnosisTests
         }
     }
 
+    [SkippableFact]
+    public void QK_fix_recomputes_the_softmax_exactly_and_linearises_only_downstream()
+    {
+        var model = Fixtures.Load("llama", ScalarType.Float64);
+        var clean = Fixtures.Tokens(model, 8, 4);
+        var corrupted = clean.ToArray();
+        corrupted[2] = (corrupted[2] + 7) % model.Config.VocabSize;
+        var pair = new PromptPair(clean, corrupted, 3, 5);
+        Component[] components = [new(ComponentKind.Query, 1, 2), new(ComponentKind.Key, 1, 1), new(ComponentKind.Head, 1, 0)];
+        var result = new AttributionEngine(model, new AttributionOptions { ScreenFlagFix = false, Methods = Methods.AtpStar | Methods.Patching }).Run([pair], components);
+        foreach (var id in new[] { "L1H2Q", "L1H1K" })
+        {
+            var (s, _) = Surrogate(model, pair, result.Component(id).Component);
+            result.Component(id).AtpStar!.Value.Should().BeApproximately(s(1) - s(0), 1e-9, id);
+        }
+        result.Component("L1H0").AtpStar.Should().NotBeNull("heads get GradDrop");
+    }
+
     private static double FiniteDifference(HookedTransformer model, PromptPair pair, Component component)
+    {
+        var (S, _) = Surrogate(model, pair, component);
+        const double h = 1e-3;
+        return 0.5 * (S(h) - 2 * S(0) + S(-h)) / (h * h);
+    }
+
+    // s(t) = Σ G ⊙ pattern(a + tδ), with G = ∂M/∂pattern at the clean run: M linearised downstream of the pattern.
+    private static (Func<double, double> S, Tensor G) Surrogate(HookedTransformer model, PromptPair pair, Component component)
     {
         var input = ModelInput.Single(pair.Clean);
         var pattern = new Site(SiteKind.AttnPattern, component.Layer);
@@ -60,7 +86,6 @@ public class CurvatureDiagnosisTests
             model.Forward(input, plan);
             return (plan[pattern] * g).sum().item<double>();
         }
-        const double h = 1e-3;
-        return 0.5 * (S(h) - 2 * S(0) + S(-h)) / (h * h);
+        return (S, g);
     }
 }
