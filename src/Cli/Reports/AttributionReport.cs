@@ -112,7 +112,7 @@ public static class AttributionReport
         string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "–";
         var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>")
-          .Append("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1650px;color:#222}img{max-width:100%;border:1px solid #ddd}")
+          .Append("*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1650px;color:#222}img{max-width:100%;height:auto;border:1px solid #ddd}")
           .Append("table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:right}th{background:#f5f5f5}")
           .Append("td:first-child,th:first-child{text-align:left}.flag{color:#b00;font-weight:bold}.note{color:#666;font-size:90%}</style></head><body>");
         sb.Append("<h1>").Append(E(title)).Append("</h1>");

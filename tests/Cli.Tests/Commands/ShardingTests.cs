@@ -69,6 +69,14 @@ public class ShardingTests
         var bash = Process.Start(new ProcessStartInfo("bash", ["-n", Repo("deploy", "slurm", "attribute-array.sh")]) { RedirectStandardError = true })!;
         bash.WaitForExit();
         bash.ExitCode.Should().Be(0, bash.StandardError.ReadToEnd());
+        string? shellcheck = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(d => Path.Combine(d, "shellcheck")).FirstOrDefault(File.Exists);
+        if (shellcheck is not null)
+        {
+            var lint = Process.Start(new ProcessStartInfo(shellcheck, [Repo("deploy", "slurm", "attribute-array.sh")]) { RedirectStandardOutput = true })!;
+            string findings = lint.StandardOutput.ReadToEnd();
+            lint.WaitForExit();
+            lint.ExitCode.Should().Be(0, findings);
+        }
 
         // No YAML parser in the BCL: a structural check of the fields an Indexed Job needs, at their indentation.
         var lines = File.ReadAllLines(Repo("deploy", "k8s", "attribute-job.yaml")).Where(l => !l.TrimStart().StartsWith('#')).ToList();
