@@ -12,7 +12,7 @@ internal static class TrainToyCommand
 {
     public static Command Create()
     {
-        var task = new Argument<string>("task") { Description = "induction or ioi." };
+        var task = new Argument<string>("task") { Description = "induction, ioi or greater-than." };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder to write config.json, model.safetensors and words.txt.", Required = true };
         var steps = new Option<int?>("--steps") { Description = "Optimiser steps (default: the task's)." };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0 };

@@ -47,11 +47,8 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         var phi = new double[rows.Count];
         var first = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
         var second = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
-        // Sort by layer so each chunk starts as late as possible.
-        var order_ = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer).ThenBy(i => rows[i].Component).ToArray();
-        for (int start = 0; start < order_.Length; start += maxRows)
+        foreach (var chunk in Chunks(rows, order))
         {
-            var chunk = order_.Skip(start).Take(maxRows).ToArray();
             var values = cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunk.Select(i => rows[i]).ToArray(), order, local));
             for (int j = 0; j < chunk.Length; j++)
             {
@@ -61,6 +58,29 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
             }
         }
         return new PhiValues(phi, first, second);
+    }
+
+    /// <summary>
+    /// Rows sorted by layer and cut into chunks that start as late as possible. Forward-only chunks close at a layer
+    /// change once they hold a quarter of <c>maxRows</c>, so rows of late layers do not pay for the early layers of
+    /// others; differentiated chunks stay full, where batching pays more than skipping layers (measured).
+    /// </summary>
+    private IEnumerable<int[]> Chunks(IReadOnlyList<PhiRow> rows, int order)
+    {
+        var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer).ThenBy(i => rows[i].Component).ToArray();
+        int minimum = order == 0 ? Math.Max(1, maxRows / 4) : maxRows;
+        var chunk = new List<int>();
+        foreach (int i in ordered)
+        {
+            bool newLayer = chunk.Count > 0 && components[rows[i].Component].Layer != components[rows[chunk[^1]].Component].Layer;
+            if (chunk.Count == maxRows || (newLayer && chunk.Count >= minimum))
+            {
+                yield return [.. chunk];
+                chunk.Clear();
+            }
+            chunk.Add(i);
+        }
+        if (chunk.Count > 0) yield return [.. chunk];
     }
 
     private PhiValues EvaluateChunk(PhiRow[] rows, int order, bool local)

@@ -16,7 +16,7 @@ public sealed record ToyBatch(Tensor Ids, Tensor Targets);
 /// </summary>
 public abstract class ToyTask
 {
-    /// <summary>Task name (<c>induction</c>, <c>ioi</c>).</summary>
+    /// <summary>Task name (<c>induction</c>, <c>ioi</c>, <c>greater-than</c>).</summary>
     public abstract string Name { get; }
 
     /// <summary>The word-level vocabulary; id 0 is BOS.</summary>
@@ -34,6 +34,9 @@ public abstract class ToyTask
     /// <summary>A random batch.</summary>
     public abstract ToyBatch Sample(int batch, Random random);
 
+    /// <summary>Which predictions [B, T] count as correct (default: the exact target token).</summary>
+    public virtual Tensor Correct(ToyBatch batch, Tensor predicted) => predicted == batch.Targets;
+
     /// <summary>Clean/corrupted pairs whose metric probes the known circuit.</summary>
     public abstract IReadOnlyList<PromptPair> Pairs(int count, int seed);
 
@@ -45,11 +48,12 @@ public abstract class ToyTask
     {
         "induction" => new InductionTask(),
         "ioi" => new IoiTask(),
-        _ => throw new ArgumentException($"Unknown toy task '{name}'; choose induction or ioi."),
+        "greater-than" => new GreaterThanTask(),
+        _ => throw new ArgumentException($"Unknown toy task '{name}'; choose induction, ioi or greater-than."),
     };
 
     /// <summary>Task names.</summary>
-    public static IReadOnlyList<string> TaskNames { get; } = ["induction", "ioi"];
+    public static IReadOnlyList<string> TaskNames { get; } = ["induction", "ioi", "greater-than"];
 
     /// <summary>Helper: targets that score only <paramref name="scored"/> positions (the same in every row).</summary>
     protected static ToyBatch Batch(long[,] ids, Func<int, bool> scored) => Batch(ids, (_, j) => scored(j));

@@ -53,7 +53,7 @@ public static class ToyTrainer
         var data = task.Sample(sequences, new Random(seed));
         var predicted = model.Forward(new ModelInput(data.Ids)).argmax(-1);
         var scored = data.Targets != -100;
-        return (predicted == data.Targets).logical_and(scored).sum().item<long>() / (double)scored.sum().item<long>();
+        return task.Correct(data, predicted).logical_and(scored).sum().item<long>() / (double)scored.sum().item<long>();
     }
 
     /// <summary>A freshly initialised model: norms 1, embeddings N(0, 0.1²), projections N(0, 1/fan_in).</summary>

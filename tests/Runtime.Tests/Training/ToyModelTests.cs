@@ -14,6 +14,7 @@ public class ToyModelTests(ITestOutputHelper output)
     [Theory]
     [InlineData("induction")]
     [InlineData("ioi")]
+    [InlineData("greater-than")]
     public void Training_is_deterministic_for_a_fixed_seed(string task)
     {
         var first = ToyTrainer.Train(ToyTask.Create(task), steps: 15, seed: 3, batch: 16).Model;
@@ -29,6 +30,7 @@ public class ToyModelTests(ITestOutputHelper output)
     [Theory]
     [InlineData("induction")]
     [InlineData("ioi")]
+    [InlineData("greater-than")]
     public void Committed_toy_models_load_and_solve_their_task(string task)
     {
         var model = ModelLoader.Load(RepoModels.Path(task));
