@@ -22,17 +22,7 @@ internal static class CircuitParser
     {
         if (!SymbolText.TryStart(context, out var type, out var attribute, out var location, out var diagnostics)) return null;
 
-        string model = "";
-        if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is INamedTypeSymbol modelType)
-        {
-            model = SymbolText.FullName(modelType);
-            if (!SymbolText.HasAttribute(modelType, ModelBindingParser.AttributeName))
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotABinding, SymbolText.ArgumentLocation(attribute, 0), modelType.Name, "[ModelBinding]"));
-        }
-        else
-        {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotABinding, SymbolText.ArgumentLocation(attribute, 0), "(missing)", "[ModelBinding]; pass typeof(YourModel)"));
-        }
+        string model = SymbolText.ReferencedType(attribute, ModelBindingParser.AttributeName, "[ModelBinding]", "YourModel", diagnostics);
 
         var groups = new List<GroupSpec>();
         foreach (var member in type.GetMembers())

@@ -19,17 +19,7 @@ internal static class ExperimentParser
     {
         if (!SymbolText.TryStart(context, out var type, out var attribute, out var location, out var diagnostics)) return null;
 
-        string circuit = "";
-        if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is INamedTypeSymbol circuitType)
-        {
-            circuit = SymbolText.FullName(circuitType);
-            if (!SymbolText.HasAttribute(circuitType, CircuitParser.AttributeName))
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotABinding, SymbolText.ArgumentLocation(attribute, 0), circuitType.Name, "[Circuit]"));
-        }
-        else
-        {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotABinding, SymbolText.ArgumentLocation(attribute, 0), "(missing)", "[Circuit]; pass typeof(YourCircuit)"));
-        }
+        string circuit = SymbolText.ReferencedType(attribute, CircuitParser.AttributeName, "[Circuit]", "YourCircuit", diagnostics);
 
         double tau = SymbolText.Named(attribute, "Tau", 1.0 / 3);
         int k = SymbolText.Named(attribute, "K", 5), igSteps = SymbolText.Named(attribute, "IgSteps", 32), pairs = SymbolText.Named(attribute, "Pairs", 16);

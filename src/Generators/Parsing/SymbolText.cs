@@ -23,6 +23,21 @@ internal static class SymbolText
         return true;
     }
 
+    /// <summary>The type passed as <c>typeof(X)</c> to an attribute, which must carry <paramref name="requiredAttribute"/>
+    /// (CDSL011 otherwise); its fully qualified name, or "" when missing.</summary>
+    public static string ReferencedType(AttributeData attribute, string requiredAttribute, string shown, string example,
+        System.Collections.Generic.List<Model.DiagnosticInfo> diagnostics)
+    {
+        if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is INamedTypeSymbol referenced)
+        {
+            if (!HasAttribute(referenced, requiredAttribute))
+                diagnostics.Add(Model.DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.NotABinding, ArgumentLocation(attribute, 0), referenced.Name, shown));
+            return FullName(referenced);
+        }
+        diagnostics.Add(Model.DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.NotABinding, ArgumentLocation(attribute, 0), "(missing)", $"{shown}; pass typeof({example})"));
+        return "";
+    }
+
     public static string Namespace(INamedTypeSymbol type) =>
         type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
 
