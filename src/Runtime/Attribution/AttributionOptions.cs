@@ -69,10 +69,10 @@ public sealed record AttributionOptions
     public int? CandidateTopK { get; init; }
 
     /// <summary>Default candidate count floor.</summary>
-    public const int MinimumCandidates = 24;
+    public const int MinimumCandidates = 10;
 
     /// <summary>Default candidate share of all components.</summary>
-    public const double CandidateShare = 0.05;
+    public const double CandidateShare = 0.02;
 
     /// <summary>Components within this fraction of the k-th |AtP| also become candidates.</summary>
     public double MarginBand { get; init; } = 0.5;
