@@ -107,7 +107,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             {
                 var second = new SecondOrder([.. rows.Select(c => table.Get("atp", i, c))], [.. rows.Select(c => table.Get("curvature", i, c))]);
                 table.Set("hvp", i, rows, [.. rows.Select((_, j) => second.Corrected(j))]);
-                table.Set("bound.hvp", i, rows, HessianVectorCorrection.Bound(phi, rows, second, cost));
+                var (bound, secondAtOne) = HessianVectorCorrection.Bound(phi, rows, second, cost);
+                table.Set("bound.hvp", i, rows, bound);
+                table.Set("phi2.at1", i, rows, secondAtOne);
             });
             var deltaNorms = DeltaNorms(states, components);
             double largeDelta = Percentile(candidates.Select(c => deltaNorms[c]), 0.9);
@@ -115,7 +117,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 && (table.Mean("bound.hvp", c) > o.Tau * Math.Abs(table.Mean("hvp", c)) || deltaNorms[c] >= largeDelta)).ToArray();
             ForEachPair("fix.mshvp", multiStep, (i, phi, rows) =>
             {
-                var (estimate, bound) = MultiStepHvp.Estimate(phi, rows, o.K, cost);
+                // The end points are known from the HVP and bound rows: only interior sub-steps are new work.
+                double[] firstAtZero = [.. rows.Select(c => table.Get("atp", i, c))];
+                double[] secondAtZero = [.. rows.Select(c => 2 * table.Get("curvature", i, c))];
+                double[] secondAtOne = [.. rows.Select(c => table.Get("phi2.at1", i, c))];
+                var (estimate, bound) = MultiStepHvp.Estimate(phi, rows, o.K, cost, (firstAtZero, secondAtZero, secondAtOne));
                 table.Set("mshvp", i, rows, estimate);
                 table.Set("bound.mshvp", i, rows, bound);
             });

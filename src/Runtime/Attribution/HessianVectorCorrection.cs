@@ -23,9 +23,9 @@ internal static class HessianVectorCorrection
     /// Estimated Taylor-remainder bound |φ(1) − φ(0) − φ′(0) − ½φ″(0)| ≤ sup|φ‴|/6, with sup|φ‴| estimated by the
     /// secant |φ″(1) − φ″(0)| (one more double-backward row per component). An estimate, not a guarantee.
     /// </summary>
-    public static double[] Bound(IPhiFunction phi, IReadOnlyList<int> components, SecondOrder atZero, CostLedger cost)
+    public static (double[] Bound, double[] SecondAtOne) Bound(IPhiFunction phi, IReadOnlyList<int> components, SecondOrder atZero, CostLedger cost)
     {
         var atOne = phi.Evaluate([.. components.Select(c => new PhiRow(c, 1.0))], order: 2, cost, "bound");
-        return [.. components.Select((_, i) => Math.Abs(atOne.Second[i] - 2 * atZero.Quadratic[i]) / 6)];
+        return ([.. components.Select((_, i) => Math.Abs(atOne.Second[i] - 2 * atZero.Quadratic[i]) / 6)], atOne.Second);
     }
 }
