@@ -85,6 +85,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             if (o.Methods.HasFlag(Methods.Ig)) table.Set("ig", i, rows, IntegratedGradients.Estimate(phi, rows, o.IgSteps, cost));
         });
 
+        var scales = states.Select(x => x.Scale).ToArray();
         var flagged = new bool[n];
         if (o.ScreenFlagFix)
         {
@@ -95,11 +96,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var score = screenKey is null ? atpMeans.Select(Math.Abs).ToArray()
                 : [.. atpMeans.Select((a, c) => Math.Max(Math.Abs(a), Math.Abs(a + table.Mean(screenKey, c))))];
             var candidates = Candidates(score);
-            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, Scales(states), c, screenKey, o.Epsilon) >= o.Tau * o.ScreenTauFraction)).ToArray();
+            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, scales, c, screenKey, o.Epsilon) >= o.Tau * o.ScreenTauFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
             ForEachPair("flag", needExact, (i, phi, rows) =>
                 table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
-            foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, Scales(states), c, "curvature", o.Epsilon) >= o.Tau;
+            foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, scales, c, "curvature", o.Epsilon) >= o.Tau;
 
             // Fix: corrected estimates with bounds for flagged components; MS-HVP where the bound stays large.
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
@@ -127,7 +128,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             });
             if (o.PatchAmbiguous)
             {
-                var ambiguous = fix.Where(c => !table.Has("patching", c) && BoundOf(table, c) > o.Tau * Math.Abs(EstimateOf(table, c))).ToArray();
+                var ambiguous = fix.Where(c => !table.Has("patching", c) && ResultBuilder.BoundOf(table, c) > o.Tau * Math.Abs(EstimateOf(table, c))).ToArray();
                 ForEachPair("patch", ambiguous, (i, phi, rows) => table.Set("patching", i, rows, ActivationPatching.Estimate(phi, rows, cost)));
             }
         }
@@ -137,7 +138,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         ForEachPair("diagnosis", softmaxInputs, (i, phi, rows) =>
             table.Set("curvature.local", i, rows, [.. phi.EvaluateLocal([.. rows.Select(c => new PhiRow(c, 0))], cost).Second.Select(v => 0.5 * v)]));
 
-        var data = new PairData(table.ToPerPair(), [.. states.Select(x => x.Scale)], [.. states.Select(x => x.CleanMetric)],
+        var data = new PairData(table.ToPerPair(), scales, [.. states.Select(x => x.CleanMetric)],
             [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey);
         return ResultBuilder.Build(modelName, states[0].Metric.Kind, components, o, data, cost.ByMethod);
 
@@ -180,10 +181,6 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         double threshold = score[order[k - 1]] * (1 - _options.MarginBand);
         return order.Where((c, rank) => rank < k || score[c] >= threshold).ToArray();
     }
-
-    private static double[] Scales(PairState[] states) => [.. states.Select(x => x.Scale)];
-
-    private static double BoundOf(PerPairTable t, int c) => ResultBuilder.BoundOf(t, c);
 
     private static double EstimateOf(PerPairTable t, int c) => t.Has("mshvp", c) ? t.Mean("mshvp", c) : t.Mean("hvp", c);
 

@@ -81,8 +81,7 @@ public sealed class HookedTransformer : nn.Module
             var rows = arange(full.shape[0], device: full.device);
             return full[rows, positions.to(full.device)].index_select(1, tensor(tokens, device: full.device));
         }
-        for (int l = firstLayer; l < Config.Layers; l++)
-            resid = layers[l].Forward(resid, state);
+        resid = RunLayers(firstLayer, resid, state);
         var last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
         var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
         var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
@@ -128,10 +127,16 @@ public sealed class HookedTransformer : nn.Module
         return state.Hook(SiteKind.Embed, 0, x);
     }
 
-    private Tensor Run(int firstLayer, Tensor resid, ForwardState state)
+    private Tensor RunLayers(int firstLayer, Tensor resid, ForwardState state)
     {
         for (int l = firstLayer; l < Config.Layers; l++)
             resid = layers[l].Forward(resid, state);
+        return resid;
+    }
+
+    private Tensor Run(int firstLayer, Tensor resid, ForwardState state)
+    {
+        resid = RunLayers(firstLayer, resid, state);
         var normed = state.Hook(SiteKind.FinalNorm, 0, final_norm.Forward(resid, state.Modification?.FrozenNormStatistics == true));
         var logits = matmul(normed, Unembedding.t());
         if (Config.FinalSoftcap > 0)

@@ -15,15 +15,19 @@ public class CliTests
         return (code, output.ToString());
     }
 
-    internal static string? Shared(params string[] parts)
+    /// <summary>A path inside the repository (the folder holding CircuitDsl.sln).</summary>
+    internal static string Repo(params string[] parts)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln")))
-            {
-                string path = Path.Combine([dir.FullName, "..", "shared", .. parts]);
-                return File.Exists(path) || Directory.Exists(path) ? path : null;
-            }
-        return null;
+            if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln"))) return Path.Combine([dir.FullName, .. parts]);
+        throw new DirectoryNotFoundException("Repository root (CircuitDsl.sln) not found above the test binaries.");
+    }
+
+    /// <summary>A path in ../shared beside the repository, or null when it is absent.</summary>
+    internal static string? Shared(params string[] parts)
+    {
+        string path = Repo(["..", "shared", .. parts]);
+        return File.Exists(path) || Directory.Exists(path) ? path : null;
     }
 
     [Fact]

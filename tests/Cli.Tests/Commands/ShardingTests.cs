@@ -7,12 +7,7 @@ namespace CircuitDsl.Cli.Tests.Commands;
 /// <summary>Sharded runs in separate processes merge into exactly the single-run result.</summary>
 public class ShardingTests
 {
-    private static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln"))) return Path.Combine([dir.FullName, .. parts]);
-        throw new DirectoryNotFoundException("repository root");
-    }
+    private static string Repo(params string[] parts) => CliTests.Repo(parts);
 
     [Theory]
     [InlineData("Pairs")]
