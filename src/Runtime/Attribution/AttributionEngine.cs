@@ -149,7 +149,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             {
                 progress?.Report(new(stage, i, p));
                 using var pairScope = NewDisposeScope();
-                work(i, new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk), rows);
+                work(i, new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
             }
             progress?.Report(new(stage, p, p));
         }

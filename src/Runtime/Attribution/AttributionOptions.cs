@@ -1,5 +1,15 @@
 namespace CircuitDsl.Runtime.Attribution;
 
+/// <summary>How φ″ (δᵀHδ) is computed. Both are exact; they differ in cost.</summary>
+public enum SecondDerivative
+{
+    /// <summary>Taylor-mode jets pushed forward from the cached clean residual: no graph, no backward (default).</summary>
+    TaylorMode,
+
+    /// <summary>Double backward through autograd: the reference method (one extra backward per estimate).</summary>
+    DoubleBackward,
+}
+
 /// <summary>The estimators the engine can run.</summary>
 [Flags]
 public enum Methods
@@ -85,6 +95,9 @@ public sealed record AttributionOptions
 
     /// <summary>Batch rows per forward (memory knob; see <see cref="RowsForMemoryBudget"/>).</summary>
     public int MaxRowsPerChunk { get; init; } = 64;
+
+    /// <summary>How φ″ is computed for HVP, MS-HVP and bounds (Taylor-mode jets by default; same values).</summary>
+    public SecondDerivative SecondDerivative { get; init; } = SecondDerivative.TaylorMode;
 
     /// <summary>Seed for Hutchinson probes.</summary>
     public long Seed { get; init; } = 1234;

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
@@ -23,10 +24,12 @@ internal interface IPhiFunction
 /// <summary>
 /// The engine's one primitive (DESIGN.md): for rows (c, t), evaluate φ_c(t) = M(x with a_c ← a_c + t·δ_c) and, by
 /// autograd w.r.t. the per-row vector t, φ′_c(t) and φ″_c(t). Rows are independent, so one backward of Σ_r φ_r gives
-/// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r. Rows start from the cached clean residual at
-/// the earliest layer in their chunk: nothing upstream of a patch can change.
+/// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r — or, by default for φ″, one Taylor-mode jet
+/// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows start from the cached clean residual at the earliest
+/// layer in their chunk: nothing upstream of a patch can change.
 /// </summary>
-internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows, bool fromCache = true) : IPhiFunction
+internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows, bool fromCache = true,
+    SecondDerivative secondDerivative = SecondDerivative.TaylorMode) : IPhiFunction
 {
     public double AtZero => pair.CleanMetric;
 
@@ -49,7 +52,10 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         var second = Enumerable.Repeat(double.NaN, rows.Count).ToArray();
         foreach (var chunk in Chunks(rows, order))
         {
-            var values = cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunk.Select(i => rows[i]).ToArray(), order, local));
+            var chunkRows = chunk.Select(i => rows[i]).ToArray();
+            var values = UsesJets(order, local)
+                ? cost.Measure(method, forwards: 1, backwards: 0, rows: chunk.Length, () => EvaluateChunkByJets(chunkRows))
+                : cost.Measure(method, forwards: 1, backwards: order, rows: chunk.Length, () => EvaluateChunk(chunkRows, order, local));
             for (int j = 0; j < chunk.Length; j++)
             {
                 phi[chunk[j]] = values.Phi[j];
@@ -61,14 +67,14 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
     }
 
     /// <summary>
-    /// Rows sorted by layer and cut into chunks that start as late as possible. Forward-only chunks close at a layer
-    /// change once they hold a quarter of <c>maxRows</c>, so rows of late layers do not pay for the early layers of
-    /// others; differentiated chunks stay full, where batching pays more than skipping layers (measured).
+    /// Rows sorted by layer and cut into chunks that start as late as possible. Forward-only chunks (jets included)
+    /// close at a layer change once they hold a quarter of <c>maxRows</c>, so rows of late layers do not pay for the
+    /// early layers of others; differentiated chunks stay full, where batching pays more than skipping layers (measured).
     /// </summary>
     private IEnumerable<int[]> Chunks(IReadOnlyList<PhiRow> rows, int order)
     {
         var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer).ThenBy(i => rows[i].Component).ToArray();
-        int minimum = order == 0 ? Math.Max(1, maxRows / 4) : maxRows;
+        int minimum = order == 0 || UsesJets(order, local: false) ? Math.Max(1, maxRows / 4) : maxRows;
         var chunk = new List<int>();
         foreach (int i in ordered)
         {
@@ -97,18 +103,8 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device).requires_grad_(order > 0);
 
         var plan = new HookPlan(c);
-        foreach (var group in Enumerable.Range(0, r).GroupBy(i => components[rows[i].Component].Site))
-        {
-            var site = group.Key;
-            var delta = pair.Delta[site];
-            var zero = zeros_like(delta[0]);
-            var inGroup = group.ToHashSet();
-            var coefficients = stack(Enumerable.Range(0, r).Select(i => inGroup.Contains(i) ? Mask(rows[i].Component) : zero).ToArray());
-            var view = new long[delta.dim()];
-            Array.Fill(view, 1L);
-            view[0] = r;
-            plan.Add(new AddOffset(site, coefficients * delta * t.view(view)));
-        }
+        foreach (var (site, direction) in Directions(rows))
+            plan.Add(new AddOffset(site, direction * t.view([r, .. Enumerable.Repeat(1L, (int)direction.dim() - 1)])));
 
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
@@ -132,6 +128,48 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
             }
         }
         return new PhiValues(phi, first, second);
+    }
+
+    // Jets need fp32/fp64 activations and a metric linear in the selected logits (the pair's logit difference).
+    private bool UsesJets(int order, bool local) =>
+        order == 2 && !local && secondDerivative == SecondDerivative.TaylorMode
+        && pair.Metric is LogitDifference && model.DType is ScalarType.Float32 or ScalarType.Float64;
+
+    /// <summary>
+    /// φ, φ′, φ″ of a chunk by one Taylor-mode forward: each row's site gets the direction mask·δ (and the value
+    /// t·mask·δ where t ≠ 0). At t = 0 every row shares the clean value, which then stays one row wide.
+    /// </summary>
+    private PhiValues EvaluateChunkByJets(PhiRow[] rows)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        int r = rows.Length;
+        int firstLayer = fromCache ? rows.Min(x => components[x.Component].Layer) : 0;
+        var dtype = pair.Delta.Values.First().dtype;
+        bool moved = rows.Any(x => x.T != 0);
+        var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
+        var jets = new JetPlan(model.Config);
+        foreach (var (site, direction) in Directions(rows))
+            jets.Add(site, direction, moved ? direction * t.view([r, .. Enumerable.Repeat(1L, (int)direction.dim() - 1)]) : null);
+
+        var metric = (LogitDifference)pair.Metric;
+        long position = pair.Clean.LastPositions()[0].item<long>();
+        var logits = model.ForwardSelected(pair.Clean, Jet.Constant(pair.ResidPre[firstLayer]), jets, firstLayer, position, [metric.Answer, metric.Wrong]);
+        var m = logits.Map(x => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]));
+        double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
+    }
+
+    /// <summary>Per site, the rows' patch directions: row i holds mask_i·δ where row i patches that site, else 0.</summary>
+    private IEnumerable<(Site Site, Tensor Direction)> Directions(PhiRow[] rows)
+    {
+        foreach (var group in Enumerable.Range(0, rows.Length).GroupBy(i => components[rows[i].Component].Site))
+        {
+            var delta = pair.Delta[group.Key];
+            var zero = zeros_like(delta[0]);
+            var inGroup = group.ToHashSet();
+            yield return (group.Key, stack(Enumerable.Range(0, rows.Length).Select(i => inGroup.Contains(i) ? Mask(rows[i].Component) : zero).ToArray()) * delta);
+        }
     }
 
     private Tensor Mask(int component)

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -80,6 +81,44 @@ public sealed class Attention : nn.Module
         var result = s.Hook(SiteKind.AttnResult, _layer, einsum("bthd,mhd->bthm", z, wo));
         var output = result.sum(2);
         return o_proj.Bias is null ? output : output + o_proj.Bias;
+    }
+
+    /// <summary>
+    /// Runs attention on a jet of the normalised residual: the same computation in <see cref="Jet"/> algebra (scores
+    /// and z are bilinear, softmax and soft-capping have closed-form derivatives). Backward modifications do not apply.
+    /// </summary>
+    public Jet Forward(Jet x, ForwardState s)
+    {
+        int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
+        Jet Split(Jet y, int heads) => y.Map(t => t.view(t.shape[0], t.shape[1], heads, d));
+
+        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x), h));
+        var k = s.Hook(SiteKind.AttnK, _layer, Split(k_proj.Forward(x), g));
+        var v = s.Hook(SiteKind.AttnV, _layer, Split(v_proj.Forward(x), g));
+        if (_c.RotaryDims > 0)
+        {
+            q = q.Map(t => RotaryEmbedding.Apply(t, s.Cos!, s.Sin!, _c.RotaryDims));
+            k = k.Map(t => RotaryEmbedding.Apply(t, s.Cos!, s.Sin!, _c.RotaryDims));
+        }
+        if (g != h)
+        {
+            k = k.Map(t => t.repeat_interleave(h / g, dim: 2));
+            v = v.Map(t => t.repeat_interleave(h / g, dim: 2));
+        }
+
+        var scores = Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale;
+        if (_c.AttentionSoftcap > 0)
+            scores = (scores * (1 / _c.AttentionSoftcap)).Elementwise(JetFunctions.Tanh) * _c.AttentionSoftcap;
+        scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(_slides ? s.SlidingMask! : s.CausalMask, -1e30));
+        var pattern = s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1));
+        var z = s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2)));
+
+        if (!s.Touches(SiteKind.AttnResult, _layer))
+            return o_proj.Forward(z.Map(t => t.reshape(t.shape[0], t.shape[1], h * d)));
+        var wo = o_proj.Weight.view(_c.Hidden, h, d);
+        var result = s.Hook(SiteKind.AttnResult, _layer, z.Map(t => einsum("bthd,mhd->bthm", t, wo)));
+        var output = result.Map(t => t.sum(2));
+        return o_proj.Bias is null ? output : output.Shift(o_proj.Bias);
     }
 
     private static Tensor ScaleGradient(Tensor x, double scale) =>

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -54,5 +55,21 @@ public sealed class DecoderLayer : nn.Module
 
         var output = _parallel ? resid + a + f : mid + f;
         return s.Hook(SiteKind.ResidPost, _layer, output);
+    }
+
+    /// <summary>Runs the block on a jet of the residual stream (Taylor-mode forward).</summary>
+    public Jet Forward(Jet resid, ForwardState s)
+    {
+        resid = s.Hook(SiteKind.ResidPre, _layer, resid);
+        var a = attn.Forward(attn_norm.Forward(resid), s);
+        if (post_attn_norm is not null) a = post_attn_norm.Forward(a);
+        a = s.Hook(SiteKind.AttnOut, _layer, a);
+
+        var mid = _parallel ? resid : s.Hook(SiteKind.ResidMid, _layer, resid + a);
+        if (mlp is null) return s.Hook(SiteKind.ResidPost, _layer, mid);
+        var f = mlp.Forward(mlp_norm!.Forward(mid), s);
+        if (post_mlp_norm is not null) f = post_mlp_norm.Forward(f);
+        f = s.Hook(SiteKind.MlpOut, _layer, f);
+        return s.Hook(SiteKind.ResidPost, _layer, _parallel ? resid + a + f : mid + f);
     }
 }

@@ -1,3 +1,4 @@
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
@@ -51,10 +52,18 @@ public sealed class ForwardState
     /// <summary>Backward modification, if any.</summary>
     public BackwardModification? Modification { get; }
 
+    /// <summary>The patches of a Taylor-mode (jet) forward, or null.</summary>
+    public JetPlan? Jets { get; internal set; }
+
     /// <summary>Applies the hook plan at one hook point (identity when there is none).</summary>
     public Tensor Hook(SiteKind kind, int layer, Tensor activation) =>
         Hooks is null ? activation : Hooks.Apply(kind, layer, activation);
 
-    /// <summary>True when the plan touches the site.</summary>
-    public bool Touches(SiteKind kind, int layer) => Hooks?.Touches(new Site(kind, layer)) == true;
+    /// <summary>Applies the jet plan at one hook point of a jet forward (identity when there is none).</summary>
+    public Jet Hook(SiteKind kind, int layer, Jet activation) =>
+        Jets is null ? activation : Jets.Apply(kind, layer, activation);
+
+    /// <summary>True when the plan (or jet plan) touches the site.</summary>
+    public bool Touches(SiteKind kind, int layer) =>
+        Hooks?.Touches(new Site(kind, layer)) == true || Jets?.Touches(new Site(kind, layer)) == true;
 }

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -86,6 +87,27 @@ public sealed class HookedTransformer : nn.Module
         var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
         var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
         return Config.FinalSoftcap > 0 ? (logits / Config.FinalSoftcap).tanh() * Config.FinalSoftcap : logits;
+    }
+
+    /// <summary>
+    /// Taylor-mode forward from the residual stream entering <paramref name="firstLayer"/>: pushes jets through the
+    /// remaining layers, patching where <paramref name="jets"/> says, and returns the jet of the selected logits at
+    /// <paramref name="position"/>, [B, k]. One pass gives φ, φ′ and φ″ of any metric linear in those logits.
+    /// <paramref name="input"/> supplies masks and positions (batch 1 broadcasts against the jets' rows).
+    /// </summary>
+    public Jet ForwardSelected(ModelInput input, Jet residPre, JetPlan jets, int firstLayer, long position, long[] tokens)
+    {
+        if (jets.Touches(new Site(SiteKind.FinalNorm, 0)) || jets.Touches(new Site(SiteKind.Logits, 0)))
+            throw new SiteOutOfRangeException("A jet forward reads only the selected logits; patch final_norm or logits with a hook plan.");
+        var state = CreateState(input);
+        state.Jets = jets;
+        var resid = residPre;
+        for (int l = firstLayer; l < Config.Layers; l++)
+            resid = layers[l].Forward(resid, state);
+        var normed = final_norm.Forward(resid.Map(t => t.select(1, position)));
+        var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
+        var logits = normed.Map(t => matmul(t, columns.t()));
+        return Config.FinalSoftcap > 0 ? (logits * (1 / Config.FinalSoftcap)).Elementwise(JetFunctions.Tanh) * Config.FinalSoftcap : logits;
     }
 
     /// <summary>Creates the per-run state (masks, rotary tables) for an input.</summary>

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -29,6 +30,16 @@ public sealed class Mlp : nn.Module
     {
         var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
         var post = Activate(pre);
+        if (gate_proj is not null) post = post * up_proj.Forward(x);
+        post = s.Hook(SiteKind.MlpPost, _layer, post);
+        return down_proj.Forward(post);
+    }
+
+    /// <summary>Runs the MLP on a jet of the normalised residual.</summary>
+    public Jet Forward(Jet x, ForwardState s)
+    {
+        var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
+        var post = pre.Elementwise(JetFunctions.For(_act));
         if (gate_proj is not null) post = post * up_proj.Forward(x);
         post = s.Hook(SiteKind.MlpPost, _layer, post);
         return down_proj.Forward(post);

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -49,5 +50,18 @@ public sealed class Norm : nn.Module
             y = _kind == NormKind.GemmaRmsNorm ? y * (weight + 1.0) : y * weight;
         }
         return y.to_type(x.dtype);
+    }
+
+    /// <summary>Normalises a jet (float32 or float64): the same formulas, differentiated by <see cref="Jet"/> algebra.</summary>
+    public Jet Forward(Jet x)
+    {
+        if (_kind == NormKind.LayerNorm)
+        {
+            var centred = x - x.MeanLast();
+            var inv = (centred * centred).MeanLast().Shift(_eps).Elementwise(JetFunctions.Rsqrt);
+            return (centred * inv * weight).Shift(bias!);
+        }
+        var scale = (x * x).MeanLast().Shift(_eps).Elementwise(JetFunctions.Rsqrt);
+        return x * scale * (_kind == NormKind.GemmaRmsNorm ? weight + 1.0 : (Tensor)weight);
     }
 }

@@ -1,3 +1,4 @@
+using CircuitDsl.Runtime.Models.Jets;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,4 +28,7 @@ public sealed class Projection : nn.Module
 
     /// <summary>Applies the map.</summary>
     public Tensor Forward(Tensor x) => nn.functional.linear(x, weight, bias);
+
+    /// <summary>Applies the map to a jet (the bias moves only the value).</summary>
+    public Jet Forward(Jet x) => x.Map(v => nn.functional.linear(v, weight, bias), d => nn.functional.linear(d, weight));
 }

@@ -7,9 +7,9 @@ using static TorchSharp.torch;
 namespace CircuitDsl.Runtime.Tests.Attribution;
 
 /// <summary>
-/// The batched double backward gives the right φ′ and φ″ on real architectures: checked against finite differences,
-/// against one-component-at-a-time evaluation, and against AtP's all-at-once gradient. Models load in float64 so
-/// the finite differences are meaningful.
+/// The batched derivatives are right on real architectures: φ″ (Taylor-mode jets by default) against finite
+/// differences of φ′ and against the double backward at several t; batching against one component at a time; φ′(0)
+/// against AtP's all-at-once gradient. Models load in float64 so the finite differences are meaningful.
 /// </summary>
 public class EngineDerivativeTests
 {
@@ -70,6 +70,26 @@ public class EngineDerivativeTests
             batched.First[c].Should().BeApproximately(single.First[c], 1e-9 * (1 + Math.Abs(single.First[c])), components[c].Id);
             atp[c].Should().BeApproximately(batched.First[c], 1e-9 * (1 + Math.Abs(atp[c])), components[c].Id);
             batched.Phi[c].Should().BeApproximately(state.CleanMetric, 1e-6, "φ(0) is the clean metric");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Taylor_mode_jets_equal_the_double_backward_at_zero_and_along_the_patch(string name)
+    {
+        var (model, state, components) = Setup(name);
+        var rows = Enumerable.Range(0, components.Count).SelectMany(c => new[] { 0.0, 0.4, 1.0 }.Select(t => new PhiRow(c, t))).ToArray();
+        CostLedger jetCost = new(), referenceCost = new();
+        var jets = new PhiEvaluator(model, state, components, maxRows: 16).Evaluate(rows, 2, jetCost, "test");
+        var reference = new PhiEvaluator(model, state, components, maxRows: 16, secondDerivative: SecondDerivative.DoubleBackward).Evaluate(rows, 2, referenceCost, "test");
+        jetCost.ByMethod["test"].Backwards.Should().Be(0, "jets need no backward");
+        referenceCost.ByMethod["test"].Backwards.Should().BeGreaterThan(0);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            string because = $"{components[rows[i].Component].Id} at t = {rows[i].T}";
+            jets.Phi[i].Should().BeApproximately(reference.Phi[i], 1e-9 * (1 + Math.Abs(reference.Phi[i])), because);
+            jets.First[i].Should().BeApproximately(reference.First[i], 1e-9 * (1 + Math.Abs(reference.First[i])), because);
+            jets.Second[i].Should().BeApproximately(reference.Second[i], 1e-8 * (1 + Math.Abs(reference.Second[i])), because);
         }
     }
 }

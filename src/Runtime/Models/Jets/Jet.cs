@@ -1,0 +1,97 @@
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Models.Jets;
+
+/// <summary>
+/// A second-order Taylor jet of an activation along one scalar t per batch row: the value x(t), its first derivative
+/// ẋ = dx/dt and its second ẍ = d²x/dt². Pushing jets forward through the network (Taylor-mode differentiation)
+/// gives φ(t), φ′(t) and φ″(t) = δᵀHδ in one pass, with no graph and no backward. Null derivatives are zero, so work
+/// upstream of every patch costs a plain forward; the value may keep batch 1 while derivatives carry one row per
+/// patched component (at t = 0 all rows share the clean value).
+/// </summary>
+/// <param name="Value">x(t).</param>
+/// <param name="First">dx/dt, or null for zero.</param>
+/// <param name="Second">d²x/dt², or null for zero.</param>
+public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Second = null)
+{
+    /// <summary>A constant (both derivatives zero).</summary>
+    public static Jet Constant(Tensor value) => new(value);
+
+    /// <summary>Applies a map that is linear in its argument (views, transposes, selections, linear layers) to each part.</summary>
+    public Jet Map(Func<Tensor, Tensor> linear) => new(linear(Value), Apply(First, linear), Apply(Second, linear));
+
+    /// <summary>Applies an affine map: <paramref name="affine"/> to the value, its linear part to the derivatives.</summary>
+    public Jet Map(Func<Tensor, Tensor> affine, Func<Tensor, Tensor> linear) => new(affine(Value), Apply(First, linear), Apply(Second, linear));
+
+    /// <summary>Sum of two jets.</summary>
+    public static Jet operator +(Jet x, Jet y) => new(x.Value + y.Value, Plus(x.First, y.First), Plus(x.Second, y.Second));
+
+    /// <summary>Difference of two jets.</summary>
+    public static Jet operator -(Jet x, Jet y) => new(x.Value - y.Value, Plus(x.First, Negate(y.First)), Plus(x.Second, Negate(y.Second)));
+
+    /// <summary>Scales every part by a constant (a tensor broadcast against the jet, or a number).</summary>
+    public static Jet operator *(Jet x, Tensor constant) => x.Map(t => t * constant);
+
+    /// <inheritdoc cref="op_Multiply(Jet, Tensor)"/>
+    public static Jet operator *(Jet x, double constant) => x.Map(t => t * constant);
+
+    /// <summary>Adds a constant to the value.</summary>
+    public Jet Shift(Tensor constant) => this with { Value = Value + constant };
+
+    /// <inheritdoc cref="Shift(Tensor)"/>
+    public Jet Shift(double constant) => this with { Value = Value + constant };
+
+    /// <summary>Product rule for any bilinear <paramref name="product"/> (elementwise or matmul): (xy)″ = x″y + 2x′y′ + xy″.</summary>
+    public static Jet Bilinear(Jet x, Jet y, Func<Tensor, Tensor, Tensor> product)
+    {
+        var first = Plus(Apply(x.First, a => product(a, y.Value)), Apply(y.First, b => product(x.Value, b)));
+        var cross = x.First is null || y.First is null ? null : product(x.First, y.First) * 2.0;
+        var second = Plus(Plus(Apply(x.Second, a => product(a, y.Value)), cross), Apply(y.Second, b => product(x.Value, b)));
+        return new(product(x.Value, y.Value), first, second);
+    }
+
+    /// <summary>Elementwise product.</summary>
+    public static Jet operator *(Jet x, Jet y) => Bilinear(x, y, (a, b) => a * b);
+
+    /// <summary>Matrix product.</summary>
+    public static Jet MatMul(Jet x, Jet y) => Bilinear(x, y, matmul);
+
+    /// <summary>
+    /// An elementwise function f given by f, f′ and f″ at the value: y′ = f′x′, y″ = f′x″ + f″x′².
+    /// </summary>
+    public Jet Elementwise(Func<Tensor, (Tensor F, Tensor D1, Tensor D2)> f)
+    {
+        if (First is null && Second is null) return new(f(Value).F);
+        var (y, d1, d2) = f(Value);
+        var second = Plus(Apply(Second, b => d1 * b), Apply(First, a => d2 * a.square()));
+        return new(y, Apply(First, a => d1 * a), second);
+    }
+
+    /// <summary>Softmax over <paramref name="dim"/>: p′ = p(x′ − ⟨p, x′⟩), p″ = p′(x′ − ⟨p, x′⟩) + p(x″ − ⟨p′, x′⟩ − ⟨p, x″⟩).</summary>
+    public Jet Softmax(long dim)
+    {
+        var p = Value.softmax(dim);
+        if (First is null && Second is null) return new(p);
+        var centred = Apply(First, a => a - (p * a).sum(dim, keepdim: true));
+        var first = Apply(centred, c => p * c);
+        var second = Plus(first is null ? null : first * centred!,
+            Apply(Plus(Apply(Second, b => b - (p * b).sum(dim, keepdim: true)), first is null ? null : -(first * First!).sum(dim, keepdim: true)), u => p * u));
+        return new(p, first, second);
+    }
+
+    /// <summary>Mean over the last dimension, kept.</summary>
+    public Jet MeanLast() => Map(t => t.mean([-1], keepdim: true));
+
+    /// <summary>Masks entries of the value to <paramref name="fill"/> (a constant there, so derivatives are 0).</summary>
+    public Jet MaskedFill(Tensor mask, double fill) => Map(v => v.masked_fill(mask, fill), d => d.masked_fill(mask, 0));
+
+    /// <summary>The jet of a + t·δ: derivative + <paramref name="direction"/> (δ), value + <paramref name="valueOffset"/> (t·δ; null when t = 0).</summary>
+    public Jet AddDirection(Tensor direction, Tensor? valueOffset) =>
+        new(valueOffset is null ? Value : Value + valueOffset, Plus(First, direction), Second);
+
+    private static Tensor? Apply(Tensor? t, Func<Tensor, Tensor> f) => t is null ? null : f(t);
+
+    private static Tensor? Negate(Tensor? t) => t is null ? null : -t;
+
+    private static Tensor? Plus(Tensor? a, Tensor? b) => a is null ? b : b is null ? a : a + b;
+}
