@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
-"""PyTorch eager reference for `circuit bench`: the same shapes and operations, so the bench table can show
-TorchSharp / PyTorch ratios. Runs where Python and PyTorch exist (not needed for CircuitDsl itself).
+"""PyTorch eager counterpart of `circuit bench` on the GPT-2-small shape: the same operations under the same row names,
+so `circuit bench --pytorch FILE` can print TorchSharp / PyTorch ratios. Runs where Python and PyTorch exist (not
+needed for CircuitDsl itself).
 
     python3 bench/pytorch_reference.py [--threads 2] [--json reports/bench/pytorch.json]
 
-Beware: Debian's python3-torch links the reference (netlib) BLAS by default, 14-20x slower than OpenBLAS; install
-libopenblas0 (update-alternatives --config libblas.so.3-x86_64-linux-gnu) or the comparison flatters CircuitDsl.
+Two traps that flatter CircuitDsl if ignored:
+- Debian's python3-torch links the reference (netlib) BLAS by default, 14-20x slower than OpenBLAS: install
+  libopenblas0-pthread (update-alternatives --config libblas.so.3-x86_64-linux-gnu picks it).
+- With OpenBLAS's own threads beside libgomp's, busy-waiting OpenMP threads steal the cores: a GPT-2 forward takes
+  200-400 ms instead of 65 ms on 2 cores. This script sets OMP_WAIT_POLICY=PASSIVE unless the caller set it.
 Shape: GPT-2 small (12 layers, 12 heads, d 768, vocab 50257), T = 16, one pair, all 144 heads, 48-row chunks.
 """
-import argparse, json, math, statistics, time
+import argparse, json, math, os, platform, statistics, time
 
-import torch
-import torch.nn.functional as F
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402  (after the environment is set)
+import torch.nn.functional as F  # noqa: E402
 
 L, H, D, V, T, CHUNK = 12, 12, 768, 50257, 16, 48
 DH = D // H
+ANSWER, WRONG = 11, 22
 
 
 def make_model(seed=1):
@@ -26,31 +32,38 @@ def make_model(seed=1):
     return dict(wte=torch.randn(V, D, generator=g) * 0.1, wpe=torch.randn(1024, D, generator=g) * 0.1, layers=layers, lnf=(torch.ones(D), torch.zeros(D)))
 
 
-def forward(m, ids, offsets=None, first=0, resid=None):
-    """Explicit attention (no fused SDPA: it has no double backward). offsets[l]: added to z of layer l, [B,T,H,DH]."""
-    B = ids.shape[0]
-    x = resid if resid is not None else m["wte"][ids] + m["wpe"][:T]
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+MASK = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+
+
+def layers(m, x, first=0, offsets=None, cache=None):
+    """Blocks first..L-1 with explicit attention (fused SDPA has no double backward). offsets[l] is added to z [B,T,H,DH]."""
     for l in range(first, L):
         p = m["layers"][l]
+        if cache is not None: cache["resid", l] = x
+        B = x.shape[0]
         h = F.layer_norm(x, (D,), *p["ln1"])
-        q, k, v = F.linear(h, *p["qkv"]).split(D, -1)
-        q, k, v = (t.view(B, T, H, DH).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.view(B, T, H, DH).transpose(1, 2) for t in F.linear(h, *p["qkv"]).split(D, -1))
         s = (q @ k.transpose(-1, -2)) / math.sqrt(DH)
-        z = (s.masked_fill(mask, -1e30).softmax(-1) @ v).transpose(1, 2)
-        if offsets is not None and offsets.get(l) is not None:
-            z = z + offsets[l]
+        z = (s.masked_fill(MASK, -1e30).softmax(-1) @ v).transpose(1, 2)
+        if offsets is not None and offsets.get(l) is not None: z = z + offsets[l]
+        if cache is not None: cache["z", l] = z
         x = x + F.linear(z.reshape(B, T, D), *p["o"])
-        h = F.layer_norm(x, (D,), *p["ln2"])
-        x = x + F.linear(F.gelu(F.linear(h, *p["up"]), approximate="tanh"), *p["down"])
-    return F.layer_norm(x, (D,), *m["lnf"]) @ m["wte"].T
+        x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (D,), *p["ln2"]), *p["up"]), approximate="tanh"), *p["down"])
+    return x
 
 
-def metric(logits): return logits[:, -1, 11] - logits[:, -1, 22]
+def metric(m, x):
+    """Logit difference at the last position, unembedding only the two tokens read (as CircuitDsl's metric-only runs)."""
+    last = F.layer_norm(x[:, -1], (D,), *m["lnf"])
+    return last @ (m["wte"][ANSWER] - m["wte"][WRONG])
+
+
+def embed(m, ids): return m["wte"][ids] + m["wpe"][:T]
 
 
 def timed(fn, repeats=3):
-    fn()
+    first = time.perf_counter(); fn(); first = time.perf_counter() - first
+    if first > 1: return first  # as `circuit bench`: slow operations are timed once
     times = []
     for _ in range(repeats):
         t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
@@ -66,50 +79,78 @@ def main():
     m = make_model()
     g = torch.Generator().manual_seed(5)
     clean = torch.randint(0, V, (1, T), generator=g)
-    corrupt = clean.clone(); corrupt[0, 3] += 1; corrupt[0, 9] += 1
+    corrupt = clean.clone(); corrupt[0, 3] = (corrupt[0, 3] + 1) % V; corrupt[0, 9] = (corrupt[0, 9] + 1) % V
 
-    def zs(ids):
-        cache = {}
-        offs = {l: torch.zeros(1, T, H, DH, requires_grad=True) for l in range(L)}
-        out = metric(forward(m, ids, offs)).sum()
-        return out, offs
+    def forward(rows):
+        with torch.inference_mode(): metric(m, layers(m, embed(m, clean.expand(rows, T))))
 
-    def fwd():
-        with torch.inference_mode(): metric(forward(m, clean))
-
-    def fwd_bwd():
-        out, offs = zs(clean); torch.autograd.grad(out, list(offs.values()))
+    def forward_backward(ids, cache=None):
+        offs = {l: torch.zeros(ids.shape[0], T, H, DH, requires_grad=True) for l in range(L)}
+        out = metric(m, layers(m, embed(m, ids), offsets=offs, cache=cache)).sum()
+        return dict(zip(range(L), torch.autograd.grad(out, list(offs.values()))))
 
     def atp():
-        with torch.no_grad(): forward(m, corrupt)
-        fwd_bwd()
+        cache = {}
+        grads = forward_backward(clean, cache)
+        corrupted = {}
+        with torch.no_grad(): layers(m, embed(m, corrupt), cache=corrupted)
+        return {l: ((corrupted["z", l] - cache["z", l].detach()) * grads[l]).sum((0, 1, 3)) for l in range(L)}, cache
 
-    delta = {l: torch.randn(1, T, H, DH) * 0.1 for l in range(L)}
+    _, clean_cache = atp()
+    resid = {l: clean_cache["resid", l].detach() for l in range(L)}
+    corrupted = {}
+    with torch.no_grad(): layers(m, embed(m, corrupt), cache=corrupted)
+    delta = {l: (corrupted["z", l] - clean_cache["z", l]).detach() for l in range(L)}
+    comps = [(l, h) for l in range(L) for h in range(H)]
 
-    def rows(order, comps):
-        for start in range(0, len(comps), CHUNK):
-            chunk = comps[start:start + CHUNK]; r = len(chunk)
-            t = torch.zeros(r, requires_grad=order > 0)
+    def chunks(order, work):
+        """CircuitDsl's chunking of (component, t) rows: sorted by layer; forward-only chunks close at a layer change
+        once they hold a quarter of the maximum, differentiated chunks stay full."""
+        minimum = max(1, CHUNK // 4) if order == 0 else CHUNK
+        chunk = []
+        for row in sorted(work, key=lambda x: x[0]):
+            if chunk and (len(chunk) == CHUNK or (row[0][0] != chunk[-1][0][0] and len(chunk) >= minimum)):
+                yield chunk; chunk = []
+            chunk.append(row)
+        if chunk: yield chunk
+
+    def rows(order, cached, components=comps, ts=(0.0,)):
+        for sel in chunks(order, [(c, t) for c in components for t in ts]):
+            r = len(sel)
+            t = torch.tensor([t for _, t in sel], requires_grad=order > 0)
             offs = {}
-            for i, (l, h) in enumerate(chunk):
+            for i, ((l, h), _) in enumerate(sel):
                 mask = torch.zeros(r, 1, H, 1); mask[i, 0, h, 0] = 1
                 offs[l] = offs.get(l, 0) + mask * delta[l] * t.view(r, 1, 1, 1)
-            ids = clean.expand(r, T)
+            first = min(l for (l, _), _ in sel) if cached else 0
+            x = resid[first].expand(r, T, D) if cached else embed(m, clean.expand(r, T))
             if order == 0:
-                with torch.no_grad(): metric(forward(m, ids, offs))
+                with torch.inference_mode(): metric(m, layers(m, x, first, offs))
                 continue
-            phi = metric(forward(m, ids, offs)).sum()
+            phi = metric(m, layers(m, x, first, offs)).sum()
             g1, = torch.autograd.grad(phi, t, create_graph=order > 1)
             if order > 1: torch.autograd.grad(g1.sum(), t)
 
-    comps = [(l, h) for l in range(L) for h in range(H)]
-    results = {"forward": timed(fwd), "forward_backward": timed(fwd_bwd), "atp": timed(atp),
-               "patching_all": timed(lambda: rows(0, comps), 1), "hvp_all": timed(lambda: rows(2, comps), 1)}
-    for k, v in results.items(): print(f"{k:18s} {v:8.3f} s")
-    print(f"AtP / (2F+1B)      {results['atp'] / (results['forward'] + results['forward_backward']):.2f}")
-    print(f"HVP-all / patching {results['hvp_all'] / results['patching_all']:.2f}")
+    some = comps[::len(comps) // 16][:16]
+
+    results = {
+        "forward (1 row)": timed(lambda: forward(1)),
+        "forward (8 rows)": timed(lambda: forward(8)),
+        "forward + backward (1 row)": timed(lambda: forward_backward(clean)),
+        "forward + backward (8 rows)": timed(lambda: forward_backward(clean.expand(8, T))),
+        "AtP, all heads (2F + 1B)": timed(atp),
+        "patching, all heads (cached start)": timed(lambda: rows(0, True)),
+        "patching, all heads (full forward)": timed(lambda: rows(0, False)),
+        "HVP, all heads (cached start, double backward)": timed(lambda: rows(2, True), 1),
+        "HVP, all heads (full forward, double backward)": timed(lambda: rows(2, False), 1),
+        "MS-HVP K=5, 16 heads": timed(lambda: rows(2, True, some, [k / 5 for k in range(6)]), 1),
+        "IG m=32, 16 heads": timed(lambda: rows(1, True, some, [k / 31 for k in range(32)]), 1),
+    }
+    for k, v in results.items(): print(f"{k:50s} {v:8.3f} s")
     if a.json:
-        with open(a.json, "w") as f: json.dump(results, f, indent=2)
+        machine = dict(torch=torch.__version__, threads=torch.get_num_threads(), python=platform.python_version(),
+                       omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), blas=os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"))
+        with open(a.json, "w") as f: json.dump(dict(machine=machine, rows=results), f, indent=2)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,22 @@ internal static class BenchCommand
         var shared = new Option<DirectoryInfo?>("--shared") { Description = "The shared folder with models/stories260K (default: ../shared beside the repository)." };
         var maxMemory = new Option<string?>("--max-memory") { Description = "Memory budget for a double-backward chunk (e.g. 2GB); sets rows per chunk. Default: 48 rows." };
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
-        var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads };
+        var pytorch = new Option<string?>("--pytorch")
+        {
+            Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script first (needs Python with PyTorch).",
+        };
+        var python = new Option<string>("--python") { Description = "The Python that has PyTorch, for --pytorch run.", DefaultValueFactory = _ => "python3" };
+        var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads, pytorch, python };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
             bool isQuick = parse.GetValue(quick);
+            string folder = parse.GetValue(output)!.FullName;
+            Directory.CreateDirectory(folder);
+            // PyTorch runs first, so neither process's threads compete with the other's timings.
+            var reference = parse.GetValue(pytorch) is { } source
+                ? PyTorchReference.Load(source, parse.GetValue(python)!, TorchSharp.torch.get_num_threads(), folder)
+                : null;
             var shapes = Shapes(isQuick, parse.GetValue(shared)?.FullName).ToList();
             var rows = new List<BenchRow>();
             var ratios = new List<BenchRatio>();
@@ -40,15 +51,14 @@ internal static class BenchCommand
                 rows.AddRange(r);
                 ratios.AddRange(q);
             }
+            if (reference is not null) ratios.AddRange(reference.Compare(rows.Where(r => r.Shape == GptSmallShape)));
             var console = Rendering.Output.Console(parse);
             var table = new Table().Border(TableBorder.Rounded).Title("cost ratios (same run, same machine)").AddColumns("shape", "ratio", "value", "target", "met");
             foreach (var q in ratios)
                 table.AddRow(q.Shape, Markup.Escape(q.Name), q.Value.ToString("F2", CultureInfo.InvariantCulture), Markup.Escape(q.Target), q.Target == "report" ? "" : q.Met ? "[green]yes[/]" : "[red]no[/]");
             console.Write(table);
-            string folder = parse.GetValue(output)!.FullName;
-            Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, "bench.md"), Markdown(rows, ratios));
-            File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(new { machine = Machine(), rows, ratios }, new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(new { machine = Machine(), rows, ratios, pytorch = reference?.Machine }, new JsonSerializerOptions { WriteIndented = true }));
             console.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(folder, "bench.md"))}[/] and bench.json");
             return 0;
         });
@@ -78,9 +88,12 @@ internal static class BenchCommand
         var corrupted = clean.ToArray();
         corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
         corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
-        yield return new BenchShape(quick ? "GPT-2-shaped (2 layers, synthetic)" : "GPT-2-small-shaped (synthetic), T=16",
+        yield return new BenchShape(quick ? "GPT-2-shaped (2 layers, synthetic)" : GptSmallShape,
             ToyTrainer.Initialise(gpt2, seed: 1), new PromptPair(clean, corrupted, 11, 22), PerPosition: !quick);
     }
+
+    /// <summary>The shape bench/pytorch_reference.py reproduces.</summary>
+    internal const string GptSmallShape = "GPT-2-small-shaped (synthetic), T=16";
 
     private static string? Stories(string? shared)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace CircuitDsl.Runtime.Benchmarks;
 
 /// <summary>Peak resident memory of this process (Linux: VmHWM, resettable through /proc/self/clear_refs).</summary>
@@ -6,12 +8,17 @@ public static class PeakMemory
     /// <summary>True where peak RSS can be read and reset.</summary>
     public static bool Supported => File.Exists("/proc/self/status") && File.Exists("/proc/self/clear_refs");
 
-    /// <summary>Resets the peak to the current RSS.</summary>
+    /// <summary>Returns freed heap pages to the system, then resets the peak to the current RSS.</summary>
     public static void Reset()
     {
         if (!Supported) return;
+        // Without the trim, glibc keeps freed tensors' pages resident and reuses them, so a later peak shows no growth.
+        try { MallocTrim(0); } catch (DllNotFoundException) { } catch (EntryPointNotFoundException) { }
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
 
     /// <summary>Peak RSS since the last reset, in bytes (0 when unsupported).</summary>
     public static long Peak() => Read("VmHWM:");
