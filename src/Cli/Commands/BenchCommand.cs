@@ -27,8 +27,9 @@ internal static class BenchCommand
         {
             Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script first (needs Python with PyTorch).",
         };
+        var only = new Option<string?>("--only") { Description = "Only the shapes whose name contains this text (e.g. GPT-2-small, stories)." };
         var python = new Option<string>("--python") { Description = "The Python that has PyTorch, for --pytorch run.", DefaultValueFactory = _ => "python3" };
-        var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads, pytorch, python };
+        var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads, pytorch, python, only };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
@@ -39,7 +40,9 @@ internal static class BenchCommand
             var reference = parse.GetValue(pytorch) is { } source
                 ? PyTorchReference.Load(source, parse.GetValue(python)!, TorchSharp.torch.get_num_threads(), folder)
                 : null;
-            var shapes = Shapes(isQuick, parse.GetValue(shared)?.FullName).ToList();
+            string filter = parse.GetValue(only) ?? "";
+            var shapes = Shapes(isQuick, parse.GetValue(shared)?.FullName).Where(x => x.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (shapes.Count == 0) throw new BenchInputException($"--only '{filter}' matches no shape.");
             var rows = new List<BenchRow>();
             var ratios = new List<BenchRatio>();
             foreach (var shape in shapes)

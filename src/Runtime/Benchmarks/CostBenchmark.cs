@@ -104,12 +104,10 @@ public static class CostBenchmark
         var ig = Time($"IG m=32, {some.Length} heads", some.Length * 32L, () => IntegratedGradients.Estimate(Phi(true), some, 32, new CostLedger()));
         double perPatch = patchCached.Seconds / heads.Count;
 
-        AttributionResult? sffResult = null;
-        var sff = Time("Screen–Flag–Fix end to end, all heads", 0, () => sffResult = new AttributionEngine(model, new AttributionOptions { MaxRowsPerChunk = maxRows }).Run([shape.Pair], heads));
         var truth = ActivationPatching.Estimate(Phi(true), all, new CostLedger());
-        double agreement = PatchingEvaluation.TopKOverlap([.. sffResult!.Components.Select(x => x.Estimate)], truth, 5);
-
-        var ratios = new List<BenchRatio>
+        var ratios = new List<BenchRatio>();
+        ScreenFlagFix("all heads", heads, truth, patchCached, 3, stages: true);
+        ratios.InsertRange(0, new List<BenchRatio>
         {
             Ratio(shape.Name, "AtP / (2F + 1B)", atp.Seconds / (forward.Seconds + backward.Seconds), 1.2, lower: true),
             Ratio(shape.Name, "patching: full forward / cached start", patchFull.Seconds / patchCached.Seconds, 1.6, lower: false),
@@ -118,11 +116,9 @@ public static class CostBenchmark
             Ratio(shape.Name, "HVP-all / patching-all (per component)", hvpCached.Seconds / patchCached.Seconds, 3, lower: true),
             Ratio(shape.Name, "Hutchinson screen / AtP", hutchinson.Seconds / atp.Seconds, 3, lower: true),
             Ratio(shape.Name, "gradient-difference screen / AtP", gradientDifference.Seconds / atp.Seconds, 3, lower: true),
-            Ratio(shape.Name, "patching-all / Screen–Flag–Fix", patchCached.Seconds / sff.Seconds, 3, lower: false),
-            new(shape.Name, "Screen–Flag–Fix top-5 agreement with patching", agreement, "report", true),
             new(shape.Name, "MS-HVP K=5 / patching (per component)", ms.Seconds / some.Length / perPatch, "report", true),
             new(shape.Name, "IG m=32 / patching (per component)", ig.Seconds / some.Length / perPatch, "report", true),
-        };
+        });
         foreach (var (hvp, how) in new[] { (hvpCached, "jets"), (hvpCachedBackward, "double backward") })
             if (hvp.PeakBytes > 0 && forward.PeakBytes > 0)
                 ratios.Add(new(shape.Name, $"peak memory per HVP row ({how}) / forward row ({hvp.PeakBytes / Math.Max(1, Math.Min(maxRows, heads.Count)) / 1024 / 1024.0:F1} MiB vs {forward.PeakBytes / 1024 / 1024.0:F1} MiB)",
@@ -135,14 +131,29 @@ public static class CostBenchmark
             var allPositions = Enumerable.Range(0, perPosition.Count).ToArray();
             var patchPositions = Time("patching, heads × positions", perPosition.Count,
                 () => ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger()));
-            AttributionResult? sffPositions = null;
-            var sffPos = Time("Screen–Flag–Fix, heads × positions", 0, () => sffPositions = new AttributionEngine(model, new AttributionOptions { MaxRowsPerChunk = maxRows }).Run([shape.Pair], perPosition));
             var truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger());
-            ratios.Add(Ratio(shape.Name, "patching / Screen–Flag–Fix, heads × positions", patchPositions.Seconds / sffPos.Seconds, 10, lower: false));
-            ratios.Add(new(shape.Name, "Screen–Flag–Fix top-5 agreement, heads × positions",
-                PatchingEvaluation.TopKOverlap([.. sffPositions!.Components.Select(x => x.Estimate)], truthPositions, 5), "report", true));
+            ScreenFlagFix("heads × positions", perPosition, truthPositions, patchPositions, 10, stages: false);
         }
         return (rows, ratios);
+
+        // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
+        // agreement, and (once) where its time goes, stage by stage, from its own cost ledger.
+        void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, double target, bool stages)
+        {
+            foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
+            {
+                string name = screen == CurvatureScreen.Hutchinson ? "Hutchinson screen (default)" : "gradient-difference screen";
+                AttributionResult? result = null;
+                var options = new AttributionOptions { MaxRowsPerChunk = maxRows, Screen = screen };
+                var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, () => result = new AttributionEngine(model, options).Run([shape.Pair], components));
+                if (stages)
+                    foreach (var (stage, spent) in result!.Cost)
+                        rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
+                ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", patching.Seconds / sff.Seconds, target, lower: false));
+                ratios.Add(new(shape.Name, $"Screen–Flag–Fix top-5 agreement with patching, {what}, {name}",
+                    PatchingEvaluation.TopKOverlap([.. result!.Components.Select(x => x.Estimate)], exact, 5), "report", true));
+            }
+        }
     }
 
     private static BenchRatio Ratio(string shape, string name, double value, double target, bool lower) =>

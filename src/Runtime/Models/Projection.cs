@@ -30,5 +30,9 @@ public sealed class Projection : nn.Module
     public Tensor Forward(Tensor x) => nn.functional.linear(x, weight, bias);
 
     /// <summary>Applies the map to a jet (the bias moves only the value).</summary>
-    public Jet Forward(Jet x) => x.Map(v => nn.functional.linear(v, weight, bias), d => nn.functional.linear(d, weight));
+    public Jet Forward(Jet x)
+    {
+        var y = x.MapStacked(v => nn.functional.linear(v, weight));
+        return bias is null ? y : y.Shift(bias);
+    }
 }

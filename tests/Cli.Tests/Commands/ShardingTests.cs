@@ -29,7 +29,11 @@ public class ShardingTests
             b.Select(c => c.GetProperty("id").GetString()).Should().Equal(a.Select(c => c.GetProperty("id").GetString()));
             for (int i = 0; i < a.Count; i++)
                 foreach (var key in new[] { "patching", "atp", "hvp", "mshvp", "bound" })
-                    b[i].GetProperty(key).GetDouble().Should().BeApproximately(a[i].GetProperty(key).GetDouble(), 1e-6, $"{a[i].GetProperty("id")} {key}");
+                {
+                    // float32 rounding depends on which rows share a chunk, and a component shard changes that.
+                    double expected = a[i].GetProperty(key).GetDouble();
+                    b[i].GetProperty(key).GetDouble().Should().BeApproximately(expected, 1e-6 * (1 + Math.Abs(expected)), $"{a[i].GetProperty("id")} {key}");
+                }
             merged.RootElement.GetProperty("pairs").GetInt32().Should().Be(single.RootElement.GetProperty("pairs").GetInt32());
             merged.RootElement.GetProperty("evaluation").GetProperty("methods").GetProperty("atp").GetProperty("mean_abs_error").GetDouble()
                 .Should().BeApproximately(single.RootElement.GetProperty("evaluation").GetProperty("methods").GetProperty("atp").GetProperty("mean_abs_error").GetDouble(), 1e-6);

@@ -23,6 +23,21 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// <summary>Applies an affine map: <paramref name="affine"/> to the value, its linear part to the derivatives.</summary>
     public Jet Map(Func<Tensor, Tensor> affine, Func<Tensor, Tensor> linear) => new(affine(Value), Apply(First, linear), Apply(Second, linear));
 
+    /// <summary>
+    /// Applies a linear map once to value and derivatives stacked along the batch dimension: one matmul reads the
+    /// weights once instead of three times, which is most of the cost when rows are few. Falls back to
+    /// <see cref="Map(Func{Tensor, Tensor})"/> when the parts' trailing shapes differ.
+    /// </summary>
+    public Jet MapStacked(Func<Tensor, Tensor> linear)
+    {
+        if (First is null && Second is null) return new(linear(Value));
+        Tensor[] parts = [Value, .. new[] { First, Second }.OfType<Tensor>()];
+        var trailing = Value.shape[1..];
+        if (parts.Any(p => !p.shape[1..].SequenceEqual(trailing))) return Map(linear);
+        var outputs = linear(cat(parts, 0)).split([.. parts.Select(p => p.shape[0])], 0);
+        return new(outputs[0], First is null ? null : outputs[1], Second is null ? null : outputs[^1]);
+    }
+
     /// <summary>Sum of two jets.</summary>
     public static Jet operator +(Jet x, Jet y) => new(x.Value + y.Value, Plus(x.First, y.First), Plus(x.Second, y.Second));
 
