@@ -100,13 +100,9 @@ internal static class BenchCommand
 
     private static string? Stories(string? shared)
     {
-        if (shared is not null) return Path.Combine(shared, "models", "stories260K", "stories260K.bin") is var p && File.Exists(p) ? p : null;
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "..", "shared", "models", "stories260K", "stories260K.bin");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
+        string model = Path.Combine("models", "stories260K", "stories260K.bin");
+        if (shared is not null) return Path.Combine(shared, model) is var p && File.Exists(p) ? p : null;
+        return WorkingTree.FindAbove(Path.Combine("..", "shared", model));
     }
 
     // Activations a forward keeps per row, roughly: residual, norms, q/k/v/z, scores and pattern, MLP widths, per layer.

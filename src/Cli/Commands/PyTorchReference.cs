@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using CircuitDsl.Cli.Reports;
 using CircuitDsl.Runtime.Benchmarks;
 
 namespace CircuitDsl.Cli.Commands;
@@ -66,12 +67,8 @@ internal sealed record PyTorchReference(IReadOnlyDictionary<string, double> Seco
         }
     }
 
-    private static string FindScript()
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, Script))) return Path.Combine(dir.FullName, Script);
-        throw new BenchInputException($"--pytorch run: {Script} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
-    }
+    private static string FindScript() => WorkingTree.FindAbove(Script)
+        ?? throw new BenchInputException($"--pytorch run: {Script} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
 }
 
 /// <summary>Bad input to <c>circuit bench</c>.</summary>

@@ -8,11 +8,7 @@ public static class EmbeddedModels
     {
         string beside = Path.Combine(AppContext.BaseDirectory, "models", name);
         if (Directory.Exists(beside)) return beside;
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", name);
-            if (Directory.Exists(candidate) && File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
-        }
+        if (WorkingTree.FindAbove(Path.Combine("models", name, "config.json")) is { } config) return Path.GetDirectoryName(config)!;
         throw new DirectoryNotFoundException($"Toy model '{name}' not found beside the tool or under models/; run `circuit train-toy {name} --out models/{name}`.");
     }
 }
