@@ -104,7 +104,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
 
         var plan = new HookPlan(c);
         foreach (var (site, direction) in Directions(rows))
-            plan.Add(new AddOffset(site, direction * t.view([r, .. Enumerable.Repeat(1L, (int)direction.dim() - 1)])));
+            plan.Add(new AddOffset(site, TimesRowT(direction, t)));
 
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
@@ -150,7 +150,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
         var jets = new JetPlan(model.Config);
         foreach (var (site, direction) in Directions(rows))
-            jets.Add(site, direction, moved ? direction * t.view([r, .. Enumerable.Repeat(1L, (int)direction.dim() - 1)]) : null);
+            jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
         var metric = (LogitDifference)pair.Metric;
         long position = pair.Clean.LastPositions()[0].item<long>();
@@ -171,6 +171,10 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
             yield return (group.Key, stack(Enumerable.Range(0, rows.Length).Select(i => inGroup.Contains(i) ? Mask(rows[i].Component) : zero).ToArray()) * delta);
         }
     }
+
+    // direction [r, ...] with row i scaled by t_i: the offset t·δ of each row.
+    private static Tensor TimesRowT(Tensor direction, Tensor t) =>
+        direction * t.view([t.shape[0], .. Enumerable.Repeat(1L, (int)direction.dim() - 1)]);
 
     private Tensor Mask(int component)
     {
