@@ -45,21 +45,24 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
 
         var queryKeyInputs = Enumerable.Range(0, n).Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key).ToArray();
         using var scope = NewDisposeScope();
+        using var masksByLength = new MasksByLength(model, components);
+        ComponentMasks Masks(int i) => masksByLength.For(pairs[i].Clean.Count);
         for (int i = 0; i < p; i++)
         {
             progress?.Report(new("screen", i, p));
             states[i] = PairState.Build(model, pairs[i], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
                 wantGradientDifference, cost, out var gimGradient);
-            var atp = AttributionPatching.Atp(model, states[i], components);
+            var masks = Masks(i);
+            var atp = AttributionPatching.Atp(masks, states[i]);
             table.Set("atp", i, all, atp);
-            if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(model, states[i], components, gimGradient));
-            if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(model, states[i], components));
-            if (wantHutchinson) table.Set("screen.hutchinson", i, all, HutchinsonScreen.Curvature(model, states[i], components, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
+            if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, states[i], gimGradient));
+            if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, states[i]));
+            if (wantHutchinson) table.Set("screen.hutchinson", i, all, HutchinsonScreen.Curvature(model, states[i], masks, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
             if (o.Methods.HasFlag(Methods.AtpStar))
             {
-                table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], components, atp, cost));
+                table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], masks, atp, cost));
                 if (queryKeyInputs.Length > 0)
-                    table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk), queryKeyInputs, cost));
+                    table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
             }
         }
         progress?.Report(new("screen", p, p));
@@ -112,7 +115,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 table.Set("bound.hvp", i, rows, bound);
                 table.Set("phi2.at1", i, rows, secondAtOne);
             });
-            var deltaNorms = DeltaNorms(states, components);
+            var deltaNorms = DeltaNorms(states, Masks);
             double largeDelta = Percentile(candidates.Select(c => deltaNorms[c]), 0.9);
             var multiStep = fix.Where(c => !table.Has("mshvp", c)
                 && (table.Mean("bound.hvp", c) > o.Tau * Math.Abs(table.Mean("hvp", c)) || deltaNorms[c] >= largeDelta)).ToArray();
@@ -149,7 +152,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             {
                 progress?.Report(new(stage, i, p));
                 using var pairScope = NewDisposeScope();
-                work(i, new PhiEvaluator(model, states[i], components, o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
+                work(i, new PhiEvaluator(model, states[i], Masks(i), o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
             }
             progress?.Report(new(stage, p, p));
         }
@@ -184,16 +187,15 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
 
     private static double EstimateOf(PerPairTable t, int c) => t.Has("mshvp", c) ? t.Mean("mshvp", c) : t.Mean("hvp", c);
 
-    private double[] DeltaNorms(PairState[] states, IReadOnlyList<Component> components)
+    // ‖mask_c ⊙ δ‖ per component, averaged over pairs.
+    private static double[] DeltaNorms(PairState[] states, Func<int, ComponentMasks> masks)
     {
-        var norms = new double[components.Count];
-        using var scope = NewDisposeScope();
-        foreach (var state in states)
-            for (int c = 0; c < components.Count; c++)
-            {
-                var mask = components[c].Mask(model.Config, (int)state.Clean.Positions, model.Device);
-                norms[c] += (state.Delta[components[c].Site][0] * mask).norm().to_type(ScalarType.Float64).item<double>() / states.Length;
-            }
+        var norms = new double[masks(0).Components.Count];
+        for (int i = 0; i < states.Length; i++)
+        {
+            var squares = masks(i).Sums(site => states[i].Delta[site].square());
+            for (int c = 0; c < norms.Length; c++) norms[c] += Math.Sqrt(squares[c]) / states.Length;
+        }
         return norms;
     }
 
@@ -201,5 +203,23 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     {
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.PositiveInfinity : sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))];
+    }
+
+    // Masks depend on the prompt length only: one index per length, shared by every stage and pair.
+    private sealed class MasksByLength(HookedTransformer model, IReadOnlyList<Component> components) : IDisposable
+    {
+        private readonly Dictionary<int, ComponentMasks> _masks = [];
+
+        public ComponentMasks For(int length)
+        {
+            if (!_masks.TryGetValue(length, out var masks))
+                _masks[length] = masks = new ComponentMasks(components, model.Config, length, model.Device);
+            return masks;
+        }
+
+        public void Dispose()
+        {
+            foreach (var masks in _masks.Values) masks.Dispose();
+        }
     }
 }

@@ -1,4 +1,3 @@
-using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
@@ -12,31 +11,13 @@ namespace CircuitDsl.Runtime.Attribution;
 internal static class AttributionPatching
 {
     /// <summary>Σ over each component's slice of <paramref name="gradient"/> ⊙ δ.</summary>
-    public static double[] Dot(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, IReadOnlyDictionary<Site, Tensor> gradient)
-    {
-        using var scope = NewDisposeScope();
-        var result = new double[components.Count];
-        int positions = (int)pair.Clean.Positions;
-        foreach (var group in Enumerable.Range(0, components.Count).GroupBy(i => components[i].Site))
-        {
-            var product = (gradient[group.Key] * pair.Delta[group.Key])[0];
-            var indices = group.ToArray();
-            var masks = stack(indices.Select(i => components[i].Mask(model.Config, positions, model.Device)).ToArray());
-            var sums = (masks * product).flatten(1).sum(1).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-            for (int j = 0; j < indices.Length; j++) result[indices[j]] = sums[j];
-        }
-        return result;
-    }
+    public static double[] Dot(ComponentMasks masks, PairState pair, IReadOnlyDictionary<Site, Tensor> gradient) =>
+        masks.Sums(site => gradient[site] * pair.Delta[site]);
 
     /// <summary>AtP: gᵀδ with g the clean gradient.</summary>
-    public static double[] Atp(HookedTransformer model, PairState pair, IReadOnlyList<Component> components) =>
-        Dot(model, pair, components, pair.CleanGradient);
+    public static double[] Atp(ComponentMasks masks, PairState pair) => Dot(masks, pair, pair.CleanGradient);
 
     /// <summary>½(g′ − g)ᵀδ: a curvature estimate that needs one more backward for all components.</summary>
-    public static double[] GradientDifferenceCurvature(HookedTransformer model, PairState pair, IReadOnlyList<Component> components)
-    {
-        var corrupted = Dot(model, pair, components, pair.CorruptedGradient);
-        var clean = Atp(model, pair, components);
-        return [.. corrupted.Zip(clean, (a, b) => 0.5 * (a - b))];
-    }
+    public static double[] GradientDifferenceCurvature(ComponentMasks masks, PairState pair) =>
+        [.. masks.Sums(site => (pair.CorruptedGradient[site] - pair.CleanGradient[site]) * pair.Delta[site]).Select(v => 0.5 * v)];
 }

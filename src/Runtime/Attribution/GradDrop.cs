@@ -11,7 +11,7 @@ namespace CircuitDsl.Runtime.Attribution;
 /// </summary>
 internal static class GradDrop
 {
-    public static double[] Estimate(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, double[] atp, CostLedger cost)
+    public static double[] Estimate(HookedTransformer model, PairState pair, ComponentMasks masks, double[] atp, CostLedger cost)
     {
         var c = model.Config;
         int layers = c.Layers;
@@ -26,12 +26,12 @@ internal static class GradDrop
                 plan.Add(new StopGradient(new Site(SiteKind.AttnOut, l), rowMask));
                 plan.Add(new StopGradient(new Site(SiteKind.MlpOut, l), rowMask));
             }
-            var sites = components.Select(x => x.Site).Distinct().ToList();
+            var sites = masks.Sites.ToList();
             var offsets = sites.ToDictionary(s => s, s => zeros([layers, .. s.Shape(c, (int)pair.Clean.Positions)], dtype: model.DType, device: model.Device, requires_grad: true));
             foreach (var (site, u) in offsets) plan.Add(new AddOffset(site, u));
             var m = pair.Metric.Measure(model, input, plan).sum();
             var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
-            var total = new double[components.Count];
+            var total = new double[masks.Components.Count];
             for (int l = 0; l < layers; l++)
             {
                 var gradient = new Dictionary<Site, Tensor>();
@@ -41,7 +41,7 @@ internal static class GradDrop
                     var g = grads[i++];
                     gradient[site] = g is null || g.IsInvalid ? zeros_like(offsets[site][l].unsqueeze(0)) : g[l].unsqueeze(0);
                 }
-                var dropped = AttributionPatching.Dot(model, pair, components, gradient);
+                var dropped = AttributionPatching.Dot(masks, pair, gradient);
                 for (int k = 0; k < total.Length; k++) total[k] += Math.Abs(dropped[k]);
             }
             return total.Select((v, k) => Math.Sign(atp[k]) * v / Math.Max(1, layers - 1)).ToArray();

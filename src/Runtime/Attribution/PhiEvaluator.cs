@@ -28,12 +28,12 @@ internal interface IPhiFunction
 /// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows start from the cached clean residual at the earliest
 /// layer in their chunk: nothing upstream of a patch can change.
 /// </summary>
-internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IReadOnlyList<Component> components, int maxRows, bool fromCache = true,
+internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, ComponentMasks masks, int maxRows, bool fromCache = true,
     SecondDerivative secondDerivative = SecondDerivative.TaylorMode) : IPhiFunction
 {
     public double AtZero => pair.CleanMetric;
 
-    private readonly Dictionary<int, Tensor> _masks = [];
+    private readonly IReadOnlyList<Component> components = masks.Components;
 
     public PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method) => Evaluate(rows, order, cost, method, local: false);
 
@@ -163,26 +163,15 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, IRea
     /// <summary>Per site, the rows' patch directions: row i holds mask_i·δ where row i patches that site, else 0.</summary>
     private IEnumerable<(Site Site, Tensor Direction)> Directions(PhiRow[] rows)
     {
-        foreach (var group in Enumerable.Range(0, rows.Length).GroupBy(i => components[rows[i].Component].Site))
+        int[] rowComponents = [.. rows.Select(x => x.Component)];
+        foreach (var site in rows.Select(x => components[x.Component].Site).Distinct())
         {
-            var delta = pair.Delta[group.Key];
-            var zero = zeros_like(delta[0]);
-            var inGroup = group.ToHashSet();
-            yield return (group.Key, stack(Enumerable.Range(0, rows.Length).Select(i => inGroup.Contains(i) ? Mask(rows[i].Component) : zero).ToArray()) * delta);
+            var delta = pair.Delta[site];
+            yield return (site, masks.Rows(site, rowComponents, delta.dtype, delta.device) * delta);
         }
     }
 
     // direction [r, ...] with row i scaled by t_i: the offset t·δ of each row.
     private static Tensor TimesRowT(Tensor direction, Tensor t) =>
         direction * t.view([t.shape[0], .. Enumerable.Repeat(1L, (int)direction.dim() - 1)]);
-
-    private Tensor Mask(int component)
-    {
-        if (!_masks.TryGetValue(component, out var mask))
-        {
-            mask = components[component].Mask(model.Config, (int)pair.Clean.Positions, model.Device).DetachFromDisposeScope();
-            _masks[component] = mask;
-        }
-        return mask;
-    }
 }

@@ -47,6 +47,7 @@ public static class CostBenchmark
         var sites = heads.Select(h => h.Site).Distinct().ToList();
         var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _);
         var all = Enumerable.Range(0, heads.Count).ToArray();
+        using var masks = new ComponentMasks(heads, c, shape.Pair.Clean.Count, model.Device);
 
         BenchRow Time(string op, long rowCount, Action action, bool memory = false)
         {
@@ -82,12 +83,12 @@ public static class CostBenchmark
         Time("forward (8 rows)", 8, () => { using var _ = inference_mode(); metric.Measure(model, batch8); });
         var backward = Time("forward + backward (1 row)", 1, () => ForwardBackward(model, input, metric, sites));
         Time("forward + backward (8 rows)", 8, () => ForwardBackward(model, batch8, metric, sites));
-        var atp = Time("AtP, all heads (2F + 1B)", 2, () => AttributionPatching.Atp(model, PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _), heads));
+        var atp = Time("AtP, all heads (2F + 1B)", 2, () => AttributionPatching.Atp(masks, PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _)));
         var probes = new AttributionOptions().HutchinsonProbes;
-        var hutchinson = Time($"Hutchinson screen, {probes} probes", probes, () => HutchinsonScreen.Curvature(model, state, heads, probes, maxRows, 1, new CostLedger()));
-        var gradientDifference = Time("gradient-difference screen", 2, () => AttributionPatching.GradientDifferenceCurvature(model, PairState.Build(model, shape.Pair, sites, null, true, new CostLedger(), out _), heads));
+        var hutchinson = Time($"Hutchinson screen, {probes} probes", probes, () => HutchinsonScreen.Curvature(model, state, masks, probes, maxRows, 1, new CostLedger()));
+        var gradientDifference = Time("gradient-difference screen", 2, () => AttributionPatching.GradientDifferenceCurvature(masks, PairState.Build(model, shape.Pair, sites, null, true, new CostLedger(), out _)));
 
-        PhiEvaluator Phi(bool cached, SecondDerivative method = SecondDerivative.TaylorMode) => new(model, state, heads, maxRows, cached, method);
+        PhiEvaluator Phi(bool cached, SecondDerivative method = SecondDerivative.TaylorMode) => new(model, state, masks, maxRows, cached, method);
         var patchCached = Time("patching, all heads (cached start)", heads.Count, () => ActivationPatching.Estimate(Phi(true), all, new CostLedger()));
         var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(false), all, new CostLedger()));
         // The engine's HVP: Taylor-mode jets from the cached residual. The reference method: full forwards and a double
@@ -129,9 +130,10 @@ public static class CostBenchmark
             var perPosition = Components.HeadsPerPosition(c, shape.Pair.Clean.Count);
             var pairState = PairState.Build(model, shape.Pair, perPosition.Select(x => x.Site).Distinct().ToList(), null, false, new CostLedger(), out _);
             var allPositions = Enumerable.Range(0, perPosition.Count).ToArray();
+            using var positionMasks = new ComponentMasks(perPosition, c, shape.Pair.Clean.Count, model.Device);
             var patchPositions = Time("patching, heads × positions", perPosition.Count,
-                () => ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger()));
-            var truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, perPosition, maxRows), allPositions, new CostLedger());
+                () => ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger()));
+            var truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger());
             ScreenFlagFix("heads × positions", perPosition, truthPositions, patchPositions, 10, stages: false);
         }
         return (rows, ratios);

@@ -19,7 +19,7 @@ public class EngineDerivativeTests
         ? ModelLoader.Load(SharedData.Require("models", "stories260K", "stories260K.bin"), dtype: ScalarType.Float64)
         : Fixtures.Load(name, ScalarType.Float64);
 
-    private static (HookedTransformer, PairState, IReadOnlyList<Component>) Setup(string name)
+    private static (HookedTransformer, PairState, ComponentMasks) Setup(string name)
     {
         var model = Load(name);
         var c = model.Config;
@@ -32,15 +32,16 @@ public class EngineDerivativeTests
              new Component(ComponentKind.Query, 0, 1), new Component(ComponentKind.Key, c.Layers - 1, 0), new Component(ComponentKind.Head, 0, 1, Position: 5)];
         var pair = new PromptPair(clean, corrupted, 3, 5);
         var state = PairState.Build(model, pair, [.. components.Select(x => x.Site).Distinct()], null, false, new CostLedger(), out _);
-        return (model, state, components);
+        return (model, state, new ComponentMasks(components, c, clean.Length, model.Device));
     }
 
     [SkippableTheory]
     [MemberData(nameof(Models))]
     public void Second_derivative_from_batched_double_backward_matches_central_finite_difference(string name)
     {
-        var (model, state, components) = Setup(name);
-        var phi = new PhiEvaluator(model, state, components, maxRows: 64);
+        var (model, state, masks) = Setup(name);
+        var components = masks.Components;
+        var phi = new PhiEvaluator(model, state, masks, maxRows: 64);
         var all = Enumerable.Range(0, components.Count).ToArray();
         const double h = 1.0 / 1024;
         var at0 = phi.Evaluate([.. all.Select(c => new PhiRow(c, 0))], 2, new CostLedger(), "test");
@@ -59,11 +60,12 @@ public class EngineDerivativeTests
     [MemberData(nameof(Models))]
     public void Replica_batching_equals_one_component_at_a_time_and_atp_equals_phi_prime_at_zero(string name)
     {
-        var (model, state, components) = Setup(name);
+        var (model, state, masks) = Setup(name);
+        var components = masks.Components;
         var rows = Enumerable.Range(0, components.Count).Select(c => new PhiRow(c, 0)).ToArray();
-        var batched = new PhiEvaluator(model, state, components, maxRows: 64).Evaluate(rows, 2, new CostLedger(), "test");
-        var single = new PhiEvaluator(model, state, components, maxRows: 1).Evaluate(rows, 2, new CostLedger(), "test");
-        var atp = AttributionPatching.Atp(model, state, components);
+        var batched = new PhiEvaluator(model, state, masks, maxRows: 64).Evaluate(rows, 2, new CostLedger(), "test");
+        var single = new PhiEvaluator(model, state, masks, maxRows: 1).Evaluate(rows, 2, new CostLedger(), "test");
+        var atp = AttributionPatching.Atp(masks, state);
         for (int c = 0; c < components.Count; c++)
         {
             batched.Second[c].Should().BeApproximately(single.Second[c], 1e-9 * (1 + Math.Abs(single.Second[c])), components[c].Id);
@@ -77,11 +79,12 @@ public class EngineDerivativeTests
     [MemberData(nameof(Models))]
     public void Taylor_mode_jets_equal_the_double_backward_at_zero_and_along_the_patch(string name)
     {
-        var (model, state, components) = Setup(name);
+        var (model, state, masks) = Setup(name);
+        var components = masks.Components;
         var rows = Enumerable.Range(0, components.Count).SelectMany(c => new[] { 0.0, 0.4, 1.0 }.Select(t => new PhiRow(c, t))).ToArray();
         CostLedger jetCost = new(), referenceCost = new();
-        var jets = new PhiEvaluator(model, state, components, maxRows: 16).Evaluate(rows, 2, jetCost, "test");
-        var reference = new PhiEvaluator(model, state, components, maxRows: 16, secondDerivative: SecondDerivative.DoubleBackward).Evaluate(rows, 2, referenceCost, "test");
+        var jets = new PhiEvaluator(model, state, masks, maxRows: 16).Evaluate(rows, 2, jetCost, "test");
+        var reference = new PhiEvaluator(model, state, masks, maxRows: 16, secondDerivative: SecondDerivative.DoubleBackward).Evaluate(rows, 2, referenceCost, "test");
         jetCost.ByMethod["test"].Backwards.Should().Be(0, "jets need no backward");
         referenceCost.ByMethod["test"].Backwards.Should().BeGreaterThan(0);
         for (int i = 0; i < rows.Length; i++)
