@@ -34,15 +34,23 @@ internal sealed class PairState
         var corrupted = ModelInput.Single(pair.Corrupted, device);
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
 
-        var clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () =>
-            Differentiate(model, state.Clean, state.Metric, sites, residSites, null));
+        Pass clean, dirty;
+        if (corruptedGradient)
+        {
+            // Both runs in one batch of two rows (a pair's prompts are equally long): one pass over the weights
+            // instead of two, which is most of a pass's cost at short prompts; the rows' gradients are independent.
+            var both = cost.Measure("atp", forwards: 1, backwards: 1, rows: 2, () =>
+                Differentiate(model, Stack(state.Clean, corrupted), state.Metric, sites, residSites, null));
+            (clean, dirty) = (both.Row(0), both.Row(1));
+        }
+        else
+        {
+            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, state.Clean, state.Metric, sites, residSites, null));
+            dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: 1, () => Run(model, corrupted, state.Metric, sites));
+        }
         state.CleanMetric = clean.Metric;
         state.ResidPre = residSites.Select(s => clean.Activations[s]).ToArray();
         foreach (var (s, g) in clean.Gradients) state.CleanGradient[s] = g;
-
-        var dirty = corruptedGradient
-            ? cost.Measure("screen.gradient_difference", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, corrupted, state.Metric, sites, [], null))
-            : cost.Measure("atp", forwards: 1, backwards: 0, rows: 1, () => Run(model, corrupted, state.Metric, sites));
         state.CorruptedMetric = dirty.Metric;
         foreach (var (s, g) in dirty.Gradients) state.CorruptedGradient[s] = g;
 
@@ -61,7 +69,17 @@ internal sealed class PairState
         return state;
     }
 
-    private sealed record Pass(double Metric, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients);
+    private sealed record Pass(double[] Metrics, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients)
+    {
+        public double Metric => Metrics[0];
+
+        /// <summary>Batch row <paramref name="i"/> of a batched pass, keeping the batch dimension (size 1).</summary>
+        public Pass Row(int i) => new([Metrics[i]], Slice(Activations, i), Slice(Gradients, i));
+
+        private static Dictionary<Site, Tensor> Slice(Dictionary<Site, Tensor> tensors, int i) => tensors.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, i, 1));
+    }
+
+    private static ModelInput Stack(ModelInput a, ModelInput b) => new(cat([a.Ids, b.Ids]));
 
     // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site.
     private static Pass Differentiate(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites,
@@ -72,24 +90,26 @@ internal sealed class PairState
         int t = (int)input.Positions;
         foreach (var site in sites)
         {
-            var u = zeros([1, .. site.Shape(model.Config, t)], dtype: model.DType, device: model.Device, requires_grad: true);
+            var u = zeros([input.Batch, .. site.Shape(model.Config, t)], dtype: model.DType, device: model.Device, requires_grad: true);
             offsets[site] = u;
             plan.Add(new AddOffset(site, u));
         }
-        var m = metric.Measure(model, input, plan, modification).sum();
-        var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
+        var m = metric.Measure(model, input, plan, modification);
+        var grads = autograd.grad([m.sum()], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradients = new Dictionary<Site, Tensor>();
         int i = 0;
         foreach (var site in offsets.Keys)
             gradients[site] = grads[i++] is { } g && !g.IsInvalid ? g.detach() : zeros_like(offsets[site]);
-        return new Pass(m.to_type(ScalarType.Float64).item<double>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), gradients);
+        return new Pass(Values(m), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), gradients);
     }
 
     private static Pass Run(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites)
     {
         using var _ = no_grad(); // not inference_mode: δ built from these later enters autograd graphs
         var plan = new HookPlan(model.Config).Cache(sites);
-        var m = metric.Measure(model, input, plan).sum();
-        return new Pass(m.to_type(ScalarType.Float64).item<double>(), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
+        var m = metric.Measure(model, input, plan);
+        return new Pass(Values(m), plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), []);
     }
+
+    private static double[] Values(Tensor metric) => metric.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
 }

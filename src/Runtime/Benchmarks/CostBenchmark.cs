@@ -144,7 +144,8 @@ public static class CostBenchmark
         {
             foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
             {
-                string name = screen == CurvatureScreen.Hutchinson ? "Hutchinson screen (default)" : "gradient-difference screen";
+                string name = (screen == CurvatureScreen.Hutchinson ? "Hutchinson screen" : "gradient-difference screen")
+                    + (screen == new AttributionOptions().Screen ? " (default)" : "");
                 AttributionResult? result = null;
                 var options = new AttributionOptions { MaxRowsPerChunk = maxRows, Screen = screen };
                 var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, () => result = new AttributionEngine(model, options).Run([shape.Pair], components));
