@@ -45,19 +45,46 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
     /// <summary>A 0/1 mask of the site's shape without batch (float, so it multiplies δ) selecting this component.</summary>
     public Tensor Mask(ModelConfig c, int positions, Device device)
     {
-        var shape = new long[] { 1 }.Concat(Site.Shape(c, positions)).ToArray();
+        var shape = Site.Shape(c, positions);
+        var flat = zeros(shape.Aggregate(1L, (a, b) => a * b), dtype: ScalarType.Float32, device: device);
+        return flat.index_fill_(0, tensor(FlatIndices(c, positions), device: device), 1).view(shape);
+    }
+
+    /// <summary>
+    /// Row-major indices, within the site's activation without batch, of the entries this component selects: its
+    /// position (if any) × its head (if any) × its neuron (if any) × everything else. The one definition behind
+    /// <see cref="Mask"/> and the engine's index masks.
+    /// </summary>
+    public long[] FlatIndices(ModelConfig c, int positions)
+    {
+        var shape = Site.Shape(c, positions);
         int? position = Kind == ComponentKind.Residual ? Index : Position;
         if (position is int p && (p < 0 || p >= positions))
             throw new SiteOutOfRangeException($"Component {Id} selects position {p} but prompts have {positions} positions.");
-        IReadOnlyList<long>? heads = Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value ? [Index] : null;
-        var mask = SiteMask.Select(Site, shape, device, positions: position is int q ? [q] : null, heads: heads);
+        var (positionAxis, headAxis) = SiteMask.Axes(Site.Kind);
+        // Allowed indices per axis (null: all); the site's axes are the activation's minus batch.
+        var allowed = new long[]?[shape.Length];
+        if (position is int q) allowed[positionAxis - 1] = [q];
+        if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value)
+        {
+            if (Index < 0 || Index >= shape[headAxis - 1])
+                throw new SiteOutOfRangeException($"Component {Id} is outside the model: head index must be in 0..{shape[headAxis - 1] - 1}.");
+            allowed[headAxis - 1] = [Index];
+        }
         if (Kind == ComponentKind.Neuron)
         {
-            var neuron = zeros(c.Intermediate, dtype: ScalarType.Bool, device: device);
-            neuron[Index] = tensor(true, device: device);
-            mask = mask & neuron;
+            if (Index < 0 || Index >= c.Intermediate)
+                throw new SiteOutOfRangeException($"Component {Id} is outside the model: neuron index must be in 0..{c.Intermediate - 1}.");
+            allowed[^1] = [Index];
         }
-        return mask.to_type(ScalarType.Float32)[0];
+        IEnumerable<long> indices = [0];
+        for (int axis = 0; axis < shape.Length; axis++)
+        {
+            long size = shape[axis];
+            var along = allowed[axis] ?? [.. Enumerable.Range(0, (int)size).Select(i => (long)i)];
+            indices = indices.SelectMany(i => along, (i, j) => i * size + j);
+        }
+        return [.. indices];
     }
 
     /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>).</summary>

@@ -25,11 +25,11 @@ internal sealed class ComponentMasks : IDisposable
         foreach (var site in Enumerable.Range(0, components.Count).GroupBy(i => components[i].Site))
         {
             int[] members = [.. site];
-            var flats = members.Select(i => components[i].Mask(config, positions, device).flatten().nonzero().flatten()).ToArray();
-            var owner = cat(flats.Select((f, j) => full(f.shape[0], j, dtype: ScalarType.Int64, device: device)).ToArray());
+            var flats = members.Select(i => components[i].FlatIndices(config, positions)).ToArray();
+            long[] owner = [.. flats.SelectMany((f, j) => Enumerable.Repeat((long)j, f.Length))];
             var slot = members.Select((c, j) => (c, j)).ToDictionary(x => x.c, x => x.j);
-            _groups[site.Key] = new Group(members, owner.DetachFromDisposeScope(), cat(flats).DetachFromDisposeScope(),
-                site.Key.Shape(config, positions), slot);
+            _groups[site.Key] = new Group(members, tensor(owner, device: device).DetachFromDisposeScope(),
+                tensor(flats.SelectMany(f => f).ToArray(), device: device).DetachFromDisposeScope(), site.Key.Shape(config, positions), slot);
         }
     }
 

@@ -46,12 +46,7 @@ public static class SiteMask
         IReadOnlyList<long>? rows = null, IReadOnlyList<long>? positions = null, IReadOnlyList<long>? heads = null)
     {
         var mask = ones(activationShape, dtype: ScalarType.Bool, device: device);
-        (int posDim, int headDim) = site.Kind switch
-        {
-            SiteKind.AttnScores or SiteKind.AttnPattern => (2, 1),
-            SiteKind.AttnQ or SiteKind.AttnK or SiteKind.AttnV or SiteKind.AttnZ or SiteKind.AttnResult => (1, 2),
-            _ => (1, -1),
-        };
+        (int posDim, int headDim) = Axes(site.Kind);
         if (heads is not null && headDim < 0)
             throw new SiteOutOfRangeException($"Site {site} has no head dimension; select heads only at attention sites.");
         mask = Restrict(mask, 0, rows, activationShape);
@@ -59,6 +54,14 @@ public static class SiteMask
         if (headDim >= 0) mask = Restrict(mask, headDim, heads, activationShape);
         return mask;
     }
+
+    /// <summary>The position axis (query positions for scores/pattern) and head axis (−1: none) of a site's activation, counting batch as axis 0.</summary>
+    public static (int Position, int Head) Axes(SiteKind kind) => kind switch
+    {
+        SiteKind.AttnScores or SiteKind.AttnPattern => (2, 1),
+        SiteKind.AttnQ or SiteKind.AttnK or SiteKind.AttnV or SiteKind.AttnZ or SiteKind.AttnResult => (1, 2),
+        _ => (1, -1),
+    };
 
     private static Tensor Restrict(Tensor mask, int dim, IReadOnlyList<long>? indices, long[] shape)
     {
