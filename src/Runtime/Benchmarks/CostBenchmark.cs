@@ -63,7 +63,10 @@ public static class CostBenchmark
             int runs = slow ? (memory ? 1 : 0) : repeats;
             for (int i = 0; i < runs; i++)
             {
+                // Finalizers free native tensors; left pending they would run on the finalizer thread, during the
+                // timed run, on one of the two cores.
                 GC.Collect();
+                GC.WaitForPendingFinalizers();
                 long before = PeakMemory.Current();
                 PeakMemory.Reset();
                 var watch = Stopwatch.StartNew();
