@@ -37,7 +37,9 @@ public enum CurvatureScreen
 {
     /// <summary>Hutchinson random-sign estimate from a few joint HVPs (default).</summary>
     Hutchinson,
-    /// <summary>Corrupted-run gradient difference, ½(g′ − g)ᵀδ.</summary>
+    /// <summary>Corrupted-run gradient difference, ½(g′ − g)ᵀδ: the corrupted run joins the clean one as a second batch
+    /// row, so it costs little beyond AtP; it also picks up every other component's interactions (all are patched in
+    /// x′), so it predicts AtP's error less well than Hutchinson.</summary>
     GradientDifference,
     /// <summary>No screen: exact HVP on every candidate.</summary>
     Exact,

@@ -124,7 +124,8 @@ public static class CostBenchmark
             new(shape.Name, "IG m=32 / patching (per component)", ig.Seconds / some.Length / perPatch, "report", true),
         });
         foreach (var (hvp, how) in new[] { (hvpCached, "jets"), (hvpCachedBackward, "double backward") })
-            if (hvp.PeakBytes > 0 && forward.PeakBytes > 0)
+            // RSS growth below 1 MiB is allocator noise (a forward can reuse pages freed earlier): no ratio then.
+            if (hvp.PeakBytes > 0 && forward.PeakBytes >= 1 << 20)
                 ratios.Add(new(shape.Name, $"peak memory per HVP row ({how}) / forward row ({hvp.PeakBytes / Math.Max(1, Math.Min(maxRows, heads.Count)) / 1024 / 1024.0:F1} MiB vs {forward.PeakBytes / 1024 / 1024.0:F1} MiB)",
                     (double)hvp.PeakBytes / Math.Min(maxRows, heads.Count) / forward.PeakBytes, "report", true));
 
