@@ -7,7 +7,8 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <summary>
 /// What every estimator needs about one prompt pair, computed once with 2 forwards + 1 backward (the cost of AtP):
 /// clean residual streams (so later rows start at the component's layer), clean activations, δ = a′ − a and the
-/// clean gradient g at every component site; optionally the corrupted-run gradient g′ (+1 backward).
+/// clean gradient g at every component site; optionally the corrupted-run gradient g′ (the corrupted run then joins
+/// the clean one's forward and backward as a second batch row).
 /// </summary>
 internal sealed class PairState
 {
