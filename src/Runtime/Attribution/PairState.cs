@@ -41,7 +41,7 @@ internal sealed class PairState
             // Both runs in one batch of two rows (a pair's prompts are equally long): one pass over the weights
             // instead of two, which is most of a pass's cost at short prompts; the rows' gradients are independent.
             var both = cost.Measure("atp", forwards: 1, backwards: 1, rows: 2, () =>
-                Differentiate(model, Stack(state.Clean, corrupted), state.Metric, sites, residSites, null));
+                Differentiate(model, ModelInput.Batched([pair.Clean, pair.Corrupted], device: device), state.Metric, sites, residSites, null));
             (clean, dirty) = (both.Row(0), both.Row(1));
         }
         else
@@ -79,8 +79,6 @@ internal sealed class PairState
 
         private static Dictionary<Site, Tensor> Slice(Dictionary<Site, Tensor> tensors, int i) => tensors.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, i, 1));
     }
-
-    private static ModelInput Stack(ModelInput a, ModelInput b) => new(cat([a.Ids, b.Ids]));
 
     // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site.
     private static Pass Differentiate(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites,
