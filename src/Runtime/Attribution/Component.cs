@@ -57,6 +57,7 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
     /// </summary>
     public long[] FlatIndices(ModelConfig c, int positions)
     {
+        Validate(c);
         var shape = Site.Shape(c, positions);
         int? position = Kind == ComponentKind.Residual ? Index : Position;
         if (position is int p && (p < 0 || p >= positions))
@@ -65,18 +66,8 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
         // Allowed indices per axis (null: all); the site's axes are the activation's minus batch.
         var allowed = new long[]?[shape.Length];
         if (position is int q) allowed[positionAxis - 1] = [q];
-        if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value)
-        {
-            if (Index < 0 || Index >= shape[headAxis - 1])
-                throw new SiteOutOfRangeException($"Component {Id} is outside the model: head index must be in 0..{shape[headAxis - 1] - 1}.");
-            allowed[headAxis - 1] = [Index];
-        }
-        if (Kind == ComponentKind.Neuron)
-        {
-            if (Index < 0 || Index >= c.Intermediate)
-                throw new SiteOutOfRangeException($"Component {Id} is outside the model: neuron index must be in 0..{c.Intermediate - 1}.");
-            allowed[^1] = [Index];
-        }
+        if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value) allowed[headAxis - 1] = [Index];
+        if (Kind == ComponentKind.Neuron) allowed[^1] = [Index];
         IEnumerable<long> indices = [0];
         for (int axis = 0; axis < shape.Length; axis++)
         {

@@ -39,6 +39,16 @@ public class ComponentMasksTests
     }
 
     [SkippableFact]
+    public void Components_outside_the_model_or_the_prompt_are_refused()
+    {
+        var c = Fixtures.Load("qwen2").Config;
+        foreach (var outside in new[] { new Component(ComponentKind.Head, 0, c.Heads), new Component(ComponentKind.Key, 0, c.KvHeads),
+                     new Component(ComponentKind.Neuron, 0, c.Intermediate), new Component(ComponentKind.Mlp, c.Layers, 0),
+                     new Component(ComponentKind.Head, 0, 0, Position: Positions), new Component(ComponentKind.Residual, 0, Positions) })
+            outside.Invoking(x => x.FlatIndices(c, Positions)).Should().Throw<SiteOutOfRangeException>(outside.Id);
+    }
+
+    [SkippableFact]
     public void Sums_and_spreads_equal_the_dense_mask_computations()
     {
         var c = Fixtures.Load("qwen2").Config;
