@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Tests.Support;
 
 namespace CircuitDsl.Cli.Tests.Commands;
 
@@ -16,12 +17,7 @@ public class CliTests
     }
 
     /// <summary>A path inside the repository (the folder holding CircuitDsl.sln).</summary>
-    internal static string Repo(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln"))) return Path.Combine([dir.FullName, .. parts]);
-        throw new DirectoryNotFoundException("Repository root (CircuitDsl.sln) not found above the test binaries.");
-    }
+    internal static string Repo(params string[] parts) => RepositoryRoot.Combine(parts);
 
     /// <summary>A path in ../shared beside the repository, or null when it is absent.</summary>
     internal static string? Shared(params string[] parts)

@@ -1,3 +1,5 @@
+using CircuitDsl.Tests.Support;
+
 namespace CircuitDsl.Runtime.Tests.Support;
 
 /// <summary>Finds <c>../shared</c> (models and fixtures that must never be copied into this repository).</summary>
@@ -20,14 +22,8 @@ public static class SharedData
     {
         if (Environment.GetEnvironmentVariable("CIRCUITDSL_SHARED") is { Length: > 0 } env && Directory.Exists(env))
             return env;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "CircuitDsl.sln")))
-            {
-                string shared = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared"));
-                return Directory.Exists(shared) ? shared : null;
-            }
-        }
-        return null;
+        if (RepositoryRoot.Find() is not { } root) return null;
+        string shared = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, "..", "shared"));
+        return Directory.Exists(shared) ? shared : null;
     }
 }
