@@ -28,6 +28,7 @@ public sealed class Faithfulness
     private readonly Ablation _ablation;
     private readonly Dictionary<Site, Tensor>[] _replacement;
     private readonly Dictionary<Site, Tensor>? _mean;
+    private readonly Dictionary<int, ComponentMasks> _masks; // by prompt length
     private readonly double _full, _empty;
 
     /// <summary>Prepares faithfulness over <paramref name="universe"/> (the components a circuit is chosen from).</summary>
@@ -42,6 +43,7 @@ public sealed class Faithfulness
         _universe = universe;
         _ablation = ablation;
         var sites = universe.Select(c => c.Site).Distinct().ToList();
+        _masks = pairs.Select(p => p.Clean.Count).Distinct().ToDictionary(t => t, t => new ComponentMasks(universe, model.Config, t, model.Device));
         using (no_grad())
         {
             _replacement = pairs.Select(p => Cache(p.Corrupted, sites)).ToArray();
@@ -110,7 +112,6 @@ public sealed class Faithfulness
 
     private double Metric(HashSet<string> kept)
     {
-        var ablated = _universe.Where(c => !kept.Contains(c.Id)).ToList();
         double total = 0;
         using var _ = no_grad();
         for (int i = 0; i < _pairs.Count; i++)
@@ -118,12 +119,16 @@ public sealed class Faithfulness
             using var scope = NewDisposeScope();
             var input = ModelInput.Single(_pairs[i].Clean, _model.Device);
             var plan = new HookPlan(_model.Config);
-            int positions = (int)input.Positions;
-            foreach (var group in ablated.GroupBy(c => c.Site))
+            var masks = _masks[(int)input.Positions];
+            foreach (var site in masks.Sites)
             {
-                var mask = group.Select(c => c.Mask(_model.Config, positions, _model.Device)).Aggregate((a, b) => a + b).unsqueeze(0) > 0;
-                var value = _ablation == Ablation.Mean ? _mean![group.Key] : _replacement[i][group.Key];
-                plan.Add(new Replace(group.Key, value, mask));
+                // The union of the ablated components' masks at this site.
+                var members = masks.Members(site);
+                float[] outside = [.. members.Select(m => kept.Contains(_universe[m].Id) ? 0f : 1f)];
+                if (outside.All(v => v == 0)) continue;
+                var mask = masks.Spread(site, tensor(outside, [1, members.Length], device: _model.Device)) > 0;
+                var value = _ablation == Ablation.Mean ? _mean![site] : _replacement[i][site];
+                plan.Add(new Replace(site, value, mask));
             }
             var metric = new LogitDifference(_pairs[i].Answer, _pairs[i].Wrong);
             total += metric.Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
