@@ -61,9 +61,7 @@ public sealed class Attention : nn.Module
             v = v.repeat_interleave(h / g, dim: 2);
         }
 
-        var scores = matmul(q.transpose(1, 2), k.permute(0, 2, 3, 1)) * _c.EffectiveAttentionScale; // [B,H,T,T]
-        if (_c.AttentionSoftcap > 0)
-            scores = (scores / _c.AttentionSoftcap).tanh() * _c.AttentionSoftcap;
+        var scores = Softcap.Apply(matmul(q.transpose(1, 2), k.permute(0, 2, 3, 1)) * _c.EffectiveAttentionScale, _c.AttentionSoftcap); // [B,H,T,T]
         // A large finite negative keeps fully masked (padding) rows finite; exp underflows to exactly 0.
         scores = scores.masked_fill(_slides ? s.SlidingMask! : s.CausalMask, -1e30);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores);
@@ -106,9 +104,7 @@ public sealed class Attention : nn.Module
             v = v.Map(t => t.repeat_interleave(h / g, dim: 2));
         }
 
-        var scores = Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale;
-        if (_c.AttentionSoftcap > 0)
-            scores = (scores * (1 / _c.AttentionSoftcap)).Elementwise(JetFunctions.Tanh) * _c.AttentionSoftcap;
+        var scores = Softcap.Apply(Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale, _c.AttentionSoftcap);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(_slides ? s.SlidingMask! : s.CausalMask, -1e30));
         var pattern = s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1));
         var z = s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2)));

@@ -86,7 +86,7 @@ public sealed class HookedTransformer : nn.Module
         var last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
         var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
         var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
-        return Config.FinalSoftcap > 0 ? (logits / Config.FinalSoftcap).tanh() * Config.FinalSoftcap : logits;
+        return Softcap.Apply(logits, Config.FinalSoftcap);
     }
 
     /// <summary>
@@ -107,7 +107,7 @@ public sealed class HookedTransformer : nn.Module
         var normed = final_norm.Forward(resid.Map(t => t.select(1, position)));
         var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
         var logits = normed.Map(t => matmul(t, columns.t()));
-        return Config.FinalSoftcap > 0 ? (logits * (1 / Config.FinalSoftcap)).Elementwise(JetFunctions.Tanh) * Config.FinalSoftcap : logits;
+        return Softcap.Apply(logits, Config.FinalSoftcap);
     }
 
     /// <summary>Creates the per-run state (masks, rotary tables) for an input.</summary>
@@ -160,9 +160,7 @@ public sealed class HookedTransformer : nn.Module
     {
         resid = RunLayers(firstLayer, resid, state);
         var normed = state.Hook(SiteKind.FinalNorm, 0, final_norm.Forward(resid, state.Modification?.FrozenNormStatistics == true));
-        var logits = matmul(normed, Unembedding.t());
-        if (Config.FinalSoftcap > 0)
-            logits = (logits / Config.FinalSoftcap).tanh() * Config.FinalSoftcap;
+        var logits = Softcap.Apply(matmul(normed, Unembedding.t()), Config.FinalSoftcap);
         return state.Hook(SiteKind.Logits, 0, logits);
     }
 
