@@ -50,14 +50,17 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         for (int i = 0; i < p; i++)
         {
             progress?.Report(new("screen", i, p));
-            states[i] = PairState.Build(model, pairs[i], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
-                wantGradientDifference, cost, out var gimGradient);
             var masks = Masks(i);
+            var probes = wantHutchinson ? new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i) : null;
+            // The probes ride in AtP's pass when the batch fits a chunk (clean, corrupted and one row per probe).
+            bool probesInPairPass = probes is not null && 2 + probes.Count <= o.MaxRowsPerChunk;
+            states[i] = PairState.Build(model, pairs[i], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
+                wantGradientDifference, cost, out var gimGradient, probesInPairPass ? probes : null);
             var atp = AttributionPatching.Atp(masks, states[i]);
             table.Set("atp", i, all, atp);
             if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, states[i], gimGradient));
             if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, states[i]));
-            if (wantHutchinson) table.Set("screen.hutchinson", i, all, HutchinsonScreen.Curvature(model, states[i], masks, o.HutchinsonProbes, o.MaxRowsPerChunk, o.Seed + i, cost));
+            if (probes is not null) table.Set("screen.hutchinson", i, all, states[i].HutchinsonCurvature ?? probes.Curvature(model, states[i], o.MaxRowsPerChunk, cost));
             if (o.Methods.HasFlag(Methods.AtpStar))
             {
                 table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], masks, atp, cost));

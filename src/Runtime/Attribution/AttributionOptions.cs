@@ -35,7 +35,7 @@ public enum Methods
 /// <summary>Which cheap screen chooses the components that get an exact HVP in the flag stage.</summary>
 public enum CurvatureScreen
 {
-    /// <summary>Hutchinson random-sign estimate from a few joint HVPs (default).</summary>
+    /// <summary>Hutchinson random-sign estimate from a few joint HVPs, as extra rows of AtP's pass (default).</summary>
     Hutchinson,
     /// <summary>Corrupted-run gradient difference, ½(g′ − g)ᵀδ: the corrupted run joins the clean one as a second batch
     /// row, so it costs little beyond AtP; it also picks up every other component's interactions (all are patched in
@@ -73,7 +73,7 @@ public sealed record AttributionOptions
     /// screen predicts the exact curvature.</summary>
     public IReadOnlyList<CurvatureScreen> ExtraScreens { get; init; } = [];
 
-    /// <summary>Hutchinson probes: the screen's budget (each probe is one double-backward row; more probes, sharper screen).</summary>
+    /// <summary>Hutchinson probes: the screen's budget (each probe is one more row of the screen's forward and backward; more probes, sharper screen).</summary>
     public int HutchinsonProbes { get; init; } = 4;
 
     /// <summary>The flag stage considers the top-k components by max(|AtP|, |AtP + screened q|), plus

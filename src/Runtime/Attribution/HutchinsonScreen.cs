@@ -6,61 +6,122 @@ namespace CircuitDsl.Runtime.Attribution;
 
 /// <summary>
 /// A cheap curvature screen for all components at once: with random signs s ∈ {±1}^C and the joint direction
-/// v = Σ_c s_c δ_c, one Hessian-vector product Hv gives s_c δ_cᵀ(Hv)_c, whose expectation over s is δ_cᵀH_cδ_c
-/// (Hutchinson 1989). P probes are P batch rows of one forward + double backward. Off-diagonal blocks add variance,
-/// never bias; more probes, less noise (the budget knob).
+/// v = Σ_c s_c δ_c, s_c δ_cᵀ(Hv)_c has expectation δ_cᵀH_cδ_c over s (Hutchinson 1989); off-diagonal blocks add
+/// variance, never bias; more probes, less noise (the budget knob). Hv comes from finite differences of gradients,
+/// (∇M(a + εv) − ∇M(a))/ε, so a probe is one more row of a forward and a plain backward — by default rows of AtP's
+/// own pass (<see cref="PairState"/>), else a pass of its own (<see cref="Curvature"/>). A double backward per probe
+/// cost twice as much on GPT-2 small (measured); the screen only ranks, so O(ε) truncation is noise to it.
 /// </summary>
-internal static class HutchinsonScreen
+internal sealed class HutchinsonProbes
 {
-    /// <summary>Estimates ½δ_cᵀH_cδ_c for every component.</summary>
-    public static double[] Curvature(HookedTransformer model, PairState pair, ComponentMasks masks, int probes, int maxRows, long seed, CostLedger cost)
+    /// <summary>
+    /// ε, relative to the patch δ. Third-order terms bias Hv by O(ε), fp32 rounding of the gradients adds O(10⁻⁷/ε):
+    /// at 10⁻³ single-component estimates are within 2 % of the exact curvature (tests, six architectures) and the
+    /// screen within 0.7 % of its double-backward version; 10⁻² gave up to 6 %, and at 10⁻⁴ rounding took over.
+    /// </summary>
+    public const double Step = 1e-3;
+
+    private readonly Tensor _signs; // [probes, components], ±1
+
+    /// <summary>Draws <paramref name="count"/> sign vectors for the components of <paramref name="masks"/>.</summary>
+    public HutchinsonProbes(ComponentMasks masks, int count, long seed)
     {
-        var sum = new double[masks.Components.Count];
+        Masks = masks;
+        Count = count;
         var generator = new Generator((ulong)seed);
-        var signs = (rand([probes, masks.Components.Count], generator: generator) < 0.5).to_type(ScalarType.Float32) * 2 - 1;
-        for (int start = 0; start < probes; start += maxRows)
-        {
-            int p = Math.Min(maxRows, probes - start);
-            var chunkSigns = signs.narrow(0, start, p);
-            var partial = cost.Measure("screen.hutchinson", forwards: 1, backwards: 2, rows: p, () => Chunk(model, pair, masks, chunkSigns));
-            for (int i = 0; i < sum.Length; i++) sum[i] += partial[i];
-        }
-        return [.. sum.Select(v => 0.5 * v / probes)];
+        _signs = (rand([count, masks.Components.Count], generator: generator) < 0.5).to_type(ScalarType.Float32) * 2 - 1;
     }
 
-    private static double[] Chunk(HookedTransformer model, PairState pair, ComponentMasks masks, Tensor signs)
+    /// <summary>The components probed.</summary>
+    public ComponentMasks Masks { get; }
+
+    /// <summary>Number of probes.</summary>
+    public int Count { get; }
+
+    /// <summary>
+    /// Estimates ½δ_cᵀH_cδ_c for every component in passes of their own: each chunk of probes shares its batch with
+    /// an unperturbed reference row, so rounding common to the batch cancels in the difference.
+    /// </summary>
+    public double[] Curvature(HookedTransformer model, PairState pair, int maxRows, CostLedger cost)
+    {
+        var sums = new double[Masks.Components.Count];
+        int perChunk = Math.Max(1, maxRows - 1);
+        for (int from = 0; from < Count; from += perChunk)
+        {
+            int p = Math.Min(perChunk, Count - from);
+            var partial = cost.Measure("screen.hutchinson", forwards: 1, backwards: 1, rows: p + 1, () => Chunk(model, pair, from, p));
+            for (int c = 0; c < sums.Length; c++) sums[c] += partial[c];
+        }
+        return Finish(sums);
+    }
+
+    /// <summary>Interventions that make rows 2… of a [clean, corrupted, probes…] batch the probes (see <see cref="PairState"/>).</summary>
+    public IEnumerable<Intervention> InPairPass(ScalarType dtype, Device device) =>
+        Masks.Sites.Select(site => new StepAlongDelta(site, Steps(site, 0, Count, dtype, device)));
+
+    /// <summary>The estimates from the gradients of a [clean, corrupted, probes…] pass.</summary>
+    public double[] FromPairPass(IReadOnlyDictionary<Site, Tensor> gradients, IReadOnlyDictionary<Site, Tensor> delta)
+    {
+        var sums = new double[Masks.Components.Count];
+        foreach (var site in Masks.Sites)
+            Accumulate(site, 0, gradients[site].narrow(0, 2, Count), gradients[site].narrow(0, 0, 1), delta[site], sums);
+        return Finish(sums);
+    }
+
+    private double[] Chunk(HookedTransformer model, PairState pair, int from, int p)
     {
         using var scope = NewDisposeScope();
-        int p = (int)signs.shape[0];
-        signs = signs.to(model.DType).to(model.Device);
-        var sites = masks.Sites.ToArray();
+        var sites = Masks.Sites.ToArray();
         int firstLayer = sites.Min(s => s.Layer);
-        var input = pair.Clean.Repeat(0, p);
         var plan = new HookPlan(model.Config);
-        // Per site and probe, the joint direction v = Σ_c s_pc mask_c ⊙ δ, and a zero offset u to differentiate at.
-        var siteSigns = sites.Select(site => signs.index_select(1, tensor(masks.Members(site).Select(i => (long)i).ToArray(), device: model.Device))).ToArray();
-        var directions = sites.Select((site, k) => masks.Spread(site, siteSigns[k]) * pair.Delta[site]).ToArray();
-        var offsets = sites.Select(site => zeros([p, .. site.Shape(model.Config, masks.Positions)], dtype: model.DType, device: model.Device, requires_grad: true)).ToArray();
+        // Row 0 the clean point a, row 1 + j the point a + ε·v_j.
+        var offsets = sites.Select(site =>
+        {
+            var steps = Steps(site, from, p, model.DType, model.Device) * pair.Delta[site];
+            return cat([zeros_like(steps.narrow(0, 0, 1)), steps]).requires_grad_();
+        }).ToArray();
         for (int k = 0; k < sites.Length; k++) plan.Add(new AddOffset(sites[k], offsets[k]));
 
-        var m = pair.Metric.Measure(model, input, plan, firstLayer: firstLayer, residPre: pair.ResidPre[firstLayer].expand(p, -1, -1)).sum();
-        var grads = autograd.grad([m], offsets, retain_graph: true, create_graph: true, allow_unused: true);
-        Tensor? gv = null;
-        for (int k = 0; k < offsets.Length; k++)
-            if (grads[k] is { } g && !g.IsInvalid && g.requires_grad)
-                gv = gv is null ? (g * directions[k]).sum() : gv + (g * directions[k]).sum();
-        var result = new double[masks.Components.Count];
-        if (gv is null) return result; // metric linear in every offset: no curvature
-        var hv = autograd.grad([gv], offsets, retain_graph: false, allow_unused: true);
+        var m = pair.Metric.Measure(model, pair.Clean.Repeat(0, p + 1), plan, firstLayer: firstLayer,
+            residPre: pair.ResidPre[firstLayer].expand(p + 1, -1, -1)).sum();
+        var grads = autograd.grad([m], offsets, retain_graph: false, allow_unused: true);
+        var sums = new double[Masks.Components.Count];
         for (int k = 0; k < sites.Length; k++)
+            if (grads[k] is { } g && !g.IsInvalid) // else the metric does not depend on this site
+                Accumulate(sites[k], from, g.narrow(0, 1, p), g.narrow(0, 0, 1), pair.Delta[sites[k]], sums);
+        return sums;
+    }
+
+    // ε·Σ_c s_jc mask_c at the site for probes [from, from + count): [count, site…]; times δ it is ε·v_j there.
+    private Tensor Steps(Site site, int from, int count, ScalarType dtype, Device device) =>
+        Masks.Spread(site, SiteSigns(site, from, count).to(dtype).to(device)) * Step;
+
+    // Adds Σ_j s_jc · Σ over mask_c of δ ⊙ (Hv_j), with Hv_j = (g_j − g_ref)/ε.
+    private void Accumulate(Site site, int from, Tensor probeGradients, Tensor referenceGradient, Tensor delta, double[] sums)
+    {
+        using var scope = NewDisposeScope();
+        var hv = (probeGradients - referenceGradient) / Step;
+        var signs = SiteSigns(site, from, (int)probeGradients.shape[0]).to(hv.dtype).to(hv.device);
+        var perComponent = (Masks.SumOver(site, hv * delta) * signs).sum(dim: 0).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+        var members = Masks.Members(site);
+        for (int j = 0; j < members.Length; j++) sums[members[j]] += perComponent[j];
+    }
+
+    private Tensor SiteSigns(Site site, int from, int count) =>
+        _signs.narrow(0, from, count).index_select(1, tensor(Masks.Members(site).Select(i => (long)i).ToArray()));
+
+    private double[] Finish(double[] sums) => [.. sums.Select(v => 0.5 * v / Count)];
+
+    /// <summary>
+    /// Rows 2… of a [clean, corrupted, probes…] batch step ε·Σ s mask ⊙ δ from their own activation, with δ read off
+    /// rows 1 and 0 of the same pass (detached): AtP's two runs and the probes share one forward and one backward.
+    /// </summary>
+    private sealed class StepAlongDelta(Site site, Tensor steps) : Intervention(site)
+    {
+        public override Tensor Apply(Tensor activation)
         {
-            if (hv[k] is not { } h || h.IsInvalid) continue;
-            // Σ_p s_pc · Σ over mask_c of δ ⊙ (Hv)_p
-            var perComponent = (masks.SumOver(sites[k], h * pair.Delta[sites[k]]) * siteSigns[k]).sum(dim: 0)
-                .to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-            var members = masks.Members(sites[k]);
-            for (int j = 0; j < members.Length; j++) result[members[j]] = perComponent[j];
+            var delta = (activation.narrow(0, 1, 1) - activation.narrow(0, 0, 1)).detach();
+            return activation + cat([zeros_like(activation.narrow(0, 0, 2)), steps * delta]);
         }
-        return result;
     }
 }

@@ -7,8 +7,8 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <summary>
 /// What every estimator needs about one prompt pair, computed once with 2 forwards + 1 backward (the cost of AtP):
 /// clean residual streams (so later rows start at the component's layer), clean activations, δ = a′ − a and the
-/// clean gradient g at every component site; optionally the corrupted-run gradient g′ (the corrupted run then joins
-/// the clean one's forward and backward as a second batch row).
+/// clean gradient g at every component site; optionally the corrupted-run gradient g′ and the Hutchinson screen (the
+/// corrupted run and the probes then join the clean run's forward and backward as batch rows).
 /// </summary>
 internal sealed class PairState
 {
@@ -23,11 +23,15 @@ internal sealed class PairState
     public Dictionary<Site, Tensor> CleanGradient { get; } = [];
     public Dictionary<Site, Tensor> CorruptedGradient { get; } = [];
 
+    /// <summary>The Hutchinson screen's ½δ_cᵀH_cδ_c per component, when its probes rode in this pass.</summary>
+    public double[]? HutchinsonCurvature { get; private set; }
+
     /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
 
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
-        BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient)
+        BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
+        HutchinsonProbes? probes = null)
     {
         var c = model.Config;
         var device = model.Device;
@@ -36,17 +40,21 @@ internal sealed class PairState
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
 
         Pass clean, dirty;
-        if (corruptedGradient)
+        Pass? batched = null;
+        if (corruptedGradient || probes is not null)
         {
-            // Both runs in one batch of two rows (a pair's prompts are equally long): one pass over the weights
-            // instead of two, which is most of a pass's cost at short prompts; the rows' gradients are independent.
-            var both = cost.Measure("atp", forwards: 1, backwards: 1, rows: 2, () =>
-                Differentiate(model, ModelInput.Batched([pair.Clean, pair.Corrupted], device: device), state.Metric, sites, residSites, null));
-            (clean, dirty) = (both.Row(0), both.Row(1));
+            // Both runs (and any probes) in one batch (a pair's prompts are equally long): one pass over the weights
+            // instead of several, which is most of a pass's cost at short prompts; the rows' gradients are independent.
+            int probeRows = probes?.Count ?? 0;
+            var input = ModelInput.Batched([pair.Clean, pair.Corrupted, .. Enumerable.Repeat(pair.Clean, probeRows)], device: device);
+            var extra = probes?.InPairPass(model.DType, device) ?? [];
+            batched = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: 2 + probeRows, () =>
+                Differentiate(model, input, state.Metric, sites, residSites, null, extra));
+            (clean, dirty) = (batched.Row(0), batched.Row(1));
         }
         else
         {
-            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, state.Clean, state.Metric, sites, residSites, null));
+            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, state.Clean, state.Metric, sites, residSites, null, []));
             dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: 1, () => Run(model, corrupted, state.Metric, sites));
         }
         state.CleanMetric = clean.Metric;
@@ -64,9 +72,10 @@ internal sealed class PairState
         }
         if (!double.IsFinite(state.CleanMetric) || !double.IsFinite(state.CorruptedMetric))
             throw new AttributionInputException("The metric is NaN or infinite on the clean or corrupted prompt.");
+        state.HutchinsonCurvature = probes?.FromPairPass(batched!.Gradients, state.Delta);
 
         modifiedGradient = modification is null ? null : cost.Measure("gim", forwards: 1, backwards: 1, rows: 1, () =>
-            Differentiate(model, state.Clean, state.Metric, sites, [], modification).Gradients);
+            Differentiate(model, state.Clean, state.Metric, sites, [], modification, []).Gradients);
         return state;
     }
 
@@ -82,9 +91,10 @@ internal sealed class PairState
 
     // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site.
     private static Pass Differentiate(HookedTransformer model, ModelInput input, IMetric metric, IReadOnlyCollection<Site> sites,
-        IReadOnlyList<Site> alsoCache, BackwardModification? modification)
+        IReadOnlyList<Site> alsoCache, BackwardModification? modification, IEnumerable<Intervention> interventions)
     {
         var plan = new HookPlan(model.Config).Cache(sites).Cache(alsoCache);
+        foreach (var intervention in interventions) plan.Add(intervention);
         var offsets = new Dictionary<Site, Tensor>();
         int t = (int)input.Positions;
         foreach (var site in sites)

@@ -78,7 +78,9 @@ public class AttributeCommandTests
             components.Should().OnlyContain(c => Has(c, "patching") && Has(c, "atp") && Has(c, "rtilde"));
             components.Select(c => c.GetProperty("id").GetString()).Should().Contain("L4MLP");
             root.GetProperty("evaluation").GetProperty("methods").TryGetProperty("atp", out _).Should().BeTrue();
-            root.GetProperty("cost").GetProperty("atp").GetProperty("forwards").GetInt32().Should().Be(2);
+            // AtP's clean and corrupted runs and the four Hutchinson probes are rows of one forward and one backward.
+            var pass = root.GetProperty("cost").GetProperty("atp + screen.hutchinson");
+            (pass.GetProperty("forwards").GetInt32(), pass.GetProperty("backwards").GetInt32(), pass.GetProperty("rows").GetInt32()).Should().Be((1, 1, 6));
         }
         finally { File.Delete(json); }
     }

@@ -19,7 +19,7 @@ public class EngineDerivativeTests
         ? ModelLoader.Load(SharedData.Require("models", "stories260K", "stories260K.bin"), dtype: ScalarType.Float64)
         : Fixtures.Load(name, ScalarType.Float64);
 
-    private static (HookedTransformer, PairState, ComponentMasks) Setup(string name)
+    private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name)
     {
         var model = Load(name);
         var c = model.Config;
@@ -32,14 +32,14 @@ public class EngineDerivativeTests
              new Component(ComponentKind.Query, 0, 1), new Component(ComponentKind.Key, c.Layers - 1, 0), new Component(ComponentKind.Head, 0, 1, Position: 5)];
         var pair = new PromptPair(clean, corrupted, 3, 5);
         var state = PairState.Build(model, pair, [.. components.Select(x => x.Site).Distinct()], null, false, new CostLedger(), out _);
-        return (model, state, new ComponentMasks(components, c, clean.Length, model.Device));
+        return (model, state, new ComponentMasks(components, c, clean.Length, model.Device), pair);
     }
 
     [SkippableTheory]
     [MemberData(nameof(Models))]
     public void Second_derivative_from_batched_double_backward_matches_central_finite_difference(string name)
     {
-        var (model, state, masks) = Setup(name);
+        var (model, state, masks, _) = Setup(name);
         var components = masks.Components;
         var phi = new PhiEvaluator(model, state, masks, maxRows: 64);
         var all = Enumerable.Range(0, components.Count).ToArray();
@@ -60,7 +60,7 @@ public class EngineDerivativeTests
     [MemberData(nameof(Models))]
     public void Replica_batching_equals_one_component_at_a_time_and_atp_equals_phi_prime_at_zero(string name)
     {
-        var (model, state, masks) = Setup(name);
+        var (model, state, masks, _) = Setup(name);
         var components = masks.Components;
         var rows = Enumerable.Range(0, components.Count).Select(c => new PhiRow(c, 0)).ToArray();
         var batched = new PhiEvaluator(model, state, masks, maxRows: 64).Evaluate(rows, 2, new CostLedger(), "test");
@@ -79,7 +79,7 @@ public class EngineDerivativeTests
     [MemberData(nameof(Models))]
     public void Taylor_mode_jets_equal_the_double_backward_at_zero_and_along_the_patch(string name)
     {
-        var (model, state, masks) = Setup(name);
+        var (model, state, masks, _) = Setup(name);
         var components = masks.Components;
         var rows = Enumerable.Range(0, components.Count).SelectMany(c => new[] { 0.0, 0.4, 1.0 }.Select(t => new PhiRow(c, t))).ToArray();
         CostLedger jetCost = new(), referenceCost = new();
@@ -94,5 +94,44 @@ public class EngineDerivativeTests
             jets.First[i].Should().BeApproximately(reference.First[i], 1e-9 * (1 + Math.Abs(reference.First[i])), because);
             jets.Second[i].Should().BeApproximately(reference.Second[i], 1e-8 * (1 + Math.Abs(reference.Second[i])), because);
         }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Hutchinson_screen_of_one_component_is_its_exact_curvature_up_to_the_finite_difference(string name)
+    {
+        // With one component s² = 1 removes the sampling noise; what is left is the finite difference's O(ε) error.
+        var (model, state, masks, _) = Setup(name);
+        var components = masks.Components;
+        var all = Enumerable.Range(0, components.Count).ToArray();
+        var exact = HessianVectorCorrection.Estimate(new PhiEvaluator(model, state, masks, maxRows: 64), all, new CostLedger()).Quadratic;
+        double scale = exact.Max(Math.Abs);
+        foreach (int c in all)
+        {
+            using var one = new ComponentMasks([components[c]], model.Config, masks.Positions, model.Device);
+            // Three probes over chunks of two rows: the reference row is repeated per chunk.
+            var cost = new CostLedger();
+            double screened = new HutchinsonProbes(one, count: 3, seed: c).Curvature(model, state, maxRows: 2, cost)[0];
+            screened.Should().BeApproximately(exact[c], 5e-2 * Math.Max(Math.Abs(exact[c]), 1e-3 * scale), components[c].Id);
+            cost.ByMethod["screen.hutchinson"].Backwards.Should().Be(3, "one plain backward per chunk, no double backward");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Hutchinson_probes_in_atp_pass_equal_probes_in_a_pass_of_their_own(string name)
+    {
+        var (model, state, masks, pair) = Setup(name);
+        var probes = new HutchinsonProbes(masks, count: 4, seed: 9);
+        var cost = new CostLedger();
+        var fused = PairState.Build(model, pair, [.. masks.Components.Select(x => x.Site).Distinct()], null, false, cost, out _, probes);
+        var own = probes.Curvature(model, state, maxRows: 64, new CostLedger());
+        fused.HutchinsonCurvature.Should().NotBeNull();
+        double scale = own.Max(Math.Abs);
+        for (int c = 0; c < own.Length; c++)
+            fused.HutchinsonCurvature![c].Should().BeApproximately(own[c], 1e-6 * scale, masks.Components[c].Id);
+        fused.CleanMetric.Should().BeApproximately(state.CleanMetric, 1e-9, "the probes leave the clean row alone");
+        fused.CorruptedMetric.Should().BeApproximately(state.CorruptedMetric, 1e-9);
+        cost.ByMethod.Should().ContainSingle().Which.Value.Rows.Should().Be(6, "clean, corrupted and four probes in one pass");
     }
 }
