@@ -33,14 +33,17 @@ public sealed class Attention : nn.Module
     /// <summary>The output projection W_O [D, H·d] (per-head slices give each head's write to the residual).</summary>
     public Projection Output => o_proj;
 
-    /// <summary>Runs attention on the normalised residual <paramref name="x"/> [B, T, D].</summary>
-    public Tensor Forward(Tensor x, ForwardState s)
+    /// <summary>
+    /// Runs attention on the normalised residual <paramref name="x"/> [B, T, D] for the queries at positions
+    /// <paramref name="queryFrom"/>… (keys and values at every position): [B, T − queryFrom, D].
+    /// </summary>
+    public Tensor Forward(Tensor x, ForwardState s, long queryFrom = 0)
     {
-        long b = x.shape[0], t = x.shape[1];
+        long b = x.shape[0], t = x.shape[1], tq = t - queryFrom;
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         var m = s.Modification;
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(x).view(b, t, h, d));
+        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(ForwardState.Positions(x, queryFrom)).view(b, tq, h, d));
         var k = s.Hook(SiteKind.AttnK, _layer, k_proj.Forward(x).view(b, t, g, d));
         var v = s.Hook(SiteKind.AttnV, _layer, v_proj.Forward(x).view(b, t, g, d));
         if (m is not null)
@@ -51,7 +54,7 @@ public sealed class Attention : nn.Module
         }
         if (_c.RotaryDims > 0)
         {
-            q = RotaryEmbedding.Apply(q, s.Cos!, s.Sin!, _c.RotaryDims);
+            q = RotaryEmbedding.Apply(q, ForwardState.Positions(s.Cos!, queryFrom), ForwardState.Positions(s.Sin!, queryFrom), _c.RotaryDims);
             k = RotaryEmbedding.Apply(k, s.Cos!, s.Sin!, _c.RotaryDims);
         }
         if (g != h)
@@ -63,7 +66,7 @@ public sealed class Attention : nn.Module
 
         var scores = Softcap.Apply(matmul(q.transpose(1, 2), k.permute(0, 2, 3, 1)) * _c.EffectiveAttentionScale, _c.AttentionSoftcap); // [B,H,T,T]
         // A large finite negative keeps fully masked (padding) rows finite; exp underflows to exactly 0.
-        scores = scores.masked_fill(_slides ? s.SlidingMask! : s.CausalMask, -1e30);
+        scores = scores.masked_fill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, queryFrom), -1e30);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores);
 
         var pattern = Softmax(Precision.AtLeastFloat32(scores), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
@@ -72,7 +75,7 @@ public sealed class Attention : nn.Module
         var z = s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2)); // [B,T,H,d]
 
         if (!s.Touches(SiteKind.AttnResult, _layer))
-            return o_proj.Forward(z.reshape(b, t, h * d));
+            return o_proj.Forward(z.reshape(b, tq, h * d));
 
         // Per-head writes to the residual, only when asked: [B,T,H,D].
         var wo = o_proj.Weight.view(_c.Hidden, h, d);
@@ -83,19 +86,20 @@ public sealed class Attention : nn.Module
 
     /// <summary>
     /// Runs attention on a jet of the normalised residual: the same computation in <see cref="Jet"/> algebra (scores
-    /// and z are bilinear, softmax and soft-capping have closed-form derivatives). Backward modifications do not apply.
+    /// and z are bilinear, softmax and soft-capping have closed-form derivatives), queries from
+    /// <paramref name="queryFrom"/> on. Backward modifications do not apply.
     /// </summary>
-    public Jet Forward(Jet x, ForwardState s)
+    public Jet Forward(Jet x, ForwardState s, long queryFrom = 0)
     {
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         Jet Split(Jet y, int heads) => y.Map(t => t.view(t.shape[0], t.shape[1], heads, d));
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x), h));
+        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x.Map(t => ForwardState.Positions(t, queryFrom))), h));
         var k = s.Hook(SiteKind.AttnK, _layer, Split(k_proj.Forward(x), g));
         var v = s.Hook(SiteKind.AttnV, _layer, Split(v_proj.Forward(x), g));
         if (_c.RotaryDims > 0)
         {
-            q = q.Map(t => RotaryEmbedding.Apply(t, s.Cos!, s.Sin!, _c.RotaryDims));
+            q = q.Map(t => RotaryEmbedding.Apply(t, ForwardState.Positions(s.Cos!, queryFrom), ForwardState.Positions(s.Sin!, queryFrom), _c.RotaryDims));
             k = k.Map(t => RotaryEmbedding.Apply(t, s.Cos!, s.Sin!, _c.RotaryDims));
         }
         if (g != h)
@@ -105,7 +109,7 @@ public sealed class Attention : nn.Module
         }
 
         var scores = Softcap.Apply(Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale, _c.AttentionSoftcap);
-        scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(_slides ? s.SlidingMask! : s.CausalMask, -1e30));
+        scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, queryFrom), -1e30));
         var pattern = s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1));
         var z = s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2)));
 

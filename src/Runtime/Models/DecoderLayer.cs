@@ -37,13 +37,17 @@ public sealed class DecoderLayer : nn.Module
     /// <summary>The block's attention.</summary>
     public Attention Attention => attn;
 
-    /// <summary>Runs the block on the residual stream [B, T, D].</summary>
-    public Tensor Forward(Tensor resid, ForwardState s)
+    /// <summary>
+    /// Runs the block on the residual stream [B, T, D]; with <paramref name="queryFrom"/> &gt; 0 only positions
+    /// queryFrom… come out (all positions still serve as keys and values): [B, T − queryFrom, D].
+    /// </summary>
+    public Tensor Forward(Tensor resid, ForwardState s, long queryFrom = 0)
     {
         bool frozen = s.Modification?.FrozenNormStatistics == true;
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
 
-        var a = attn.Forward(attn_norm.Forward(resid, frozen), s);
+        var a = attn.Forward(attn_norm.Forward(resid, frozen), s, queryFrom);
+        resid = ForwardState.Positions(resid, queryFrom);
         if (post_attn_norm is not null) a = post_attn_norm.Forward(a, frozen);
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 
@@ -57,11 +61,12 @@ public sealed class DecoderLayer : nn.Module
         return s.Hook(SiteKind.ResidPost, _layer, output);
     }
 
-    /// <summary>Runs the block on a jet of the residual stream (Taylor-mode forward).</summary>
-    public Jet Forward(Jet resid, ForwardState s)
+    /// <summary>Runs the block on a jet of the residual stream (Taylor-mode forward), outputs from <paramref name="queryFrom"/> on.</summary>
+    public Jet Forward(Jet resid, ForwardState s, long queryFrom = 0)
     {
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
-        var a = attn.Forward(attn_norm.Forward(resid), s);
+        var a = attn.Forward(attn_norm.Forward(resid), s, queryFrom);
+        resid = resid.Map(t => ForwardState.Positions(t, queryFrom));
         if (post_attn_norm is not null) a = post_attn_norm.Forward(a);
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 

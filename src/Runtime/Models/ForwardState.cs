@@ -66,4 +66,13 @@ public sealed class ForwardState
     /// <summary>True when the plan (or jet plan) touches the site.</summary>
     public bool Touches(SiteKind kind, int layer) =>
         Hooks?.Touches(new Site(kind, layer)) == true || Jets?.Touches(new Site(kind, layer)) == true;
+
+    /// <summary>True when the plan (or jet plan) touches any site of <paramref name="layer"/>.</summary>
+    public bool TouchesLayer(int layer) => Enumerable.Range(0, Site.KindsPerLayer).Any(kind => Touches((SiteKind)kind, layer));
+
+    /// <summary>Rows <paramref name="from"/>… of the query axis of a [B, 1, T, T] mask (all rows when 0).</summary>
+    internal static Tensor QueryRows(Tensor mask, long from) => from == 0 ? mask : mask.narrow(2, from, mask.shape[2] - from);
+
+    /// <summary>Positions <paramref name="from"/>… of a [B, T, …] tensor (all when 0).</summary>
+    internal static Tensor Positions(Tensor x, long from) => from == 0 ? x : x.narrow(1, from, x.shape[1] - from);
 }

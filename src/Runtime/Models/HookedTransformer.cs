@@ -82,8 +82,14 @@ public sealed class HookedTransformer : nn.Module
             var rows = arange(full.shape[0], device: full.device);
             return full[rows, positions.to(full.device)].index_select(1, tensor(tokens, device: full.device));
         }
-        resid = RunLayers(firstLayer, resid, state);
-        var last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
+        Tensor last;
+        if (SharedPosition(positions) is long position && TrimsLastLayer(firstLayer, state))
+            last = RunLayersReading(firstLayer, resid, state, position);
+        else
+        {
+            resid = RunLayers(firstLayer, resid, state);
+            last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
+        }
         var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
         var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
         return Softcap.Apply(logits, Config.FinalSoftcap);
@@ -102,9 +108,10 @@ public sealed class HookedTransformer : nn.Module
         var state = CreateState(input);
         state.Jets = jets;
         var resid = residPre;
+        bool trim = TrimsLastLayer(firstLayer, state);
         for (int l = firstLayer; l < Config.Layers; l++)
-            resid = layers[l].Forward(resid, state);
-        var normed = final_norm.Forward(resid.Map(t => t.select(1, position)));
+            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : 0);
+        var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position)));
         var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
         var logits = normed.Map(t => matmul(t, columns.t()));
         return Softcap.Apply(logits, Config.FinalSoftcap);
@@ -147,6 +154,25 @@ public sealed class HookedTransformer : nn.Module
         if (pos_embed is not null)
             x = x + pos_embed.index_select(0, PositionIds(ids, input.AttentionMask?.to(Device)).flatten()).view(ids.shape[0], ids.shape[1], -1);
         return state.Hook(SiteKind.Embed, 0, x);
+    }
+
+    // The logits read one position, so the last layer needs only that query (its keys and values still span every
+    // position): most of a layer's work saved, when no hook asks for that layer's activations at full length.
+    private bool TrimsLastLayer(int firstLayer, ForwardState state) => firstLayer < Config.Layers && !state.TouchesLayer(Config.Layers - 1);
+
+    private static long? SharedPosition(Tensor positions)
+    {
+        var p = positions.cpu();
+        long first = p[0].item<long>();
+        return p.eq(first).all().item<bool>() ? first : null;
+    }
+
+    // Runs the layers, the last one for the query at `position` only, and returns that position's residual [B, D].
+    private Tensor RunLayersReading(int firstLayer, Tensor resid, ForwardState state, long position)
+    {
+        for (int l = firstLayer; l < Config.Layers - 1; l++)
+            resid = layers[l].Forward(resid, state);
+        return layers[Config.Layers - 1].Forward(resid, state, queryFrom: position).select(1, 0);
     }
 
     private Tensor RunLayers(int firstLayer, Tensor resid, ForwardState state)

@@ -72,6 +72,31 @@ public class InvariantTests
 
     [SkippableTheory]
     [MemberData(nameof(Families))]
+    public void Selected_logits_equal_the_full_forward_whether_or_not_the_last_layer_runs_one_query(string family)
+    {
+        var model = Fixtures.Load(family);
+        int layers = model.Config.Layers;
+        int[][] sequences = [Fixtures.Tokens(model, 9, 6), Fixtures.Tokens(model, 9, 7), Fixtures.Tokens(model, 6, 8)];
+        long[] tokens = [3, 5, 8];
+        using var _ = no_grad();
+        foreach (var input in new[] { ModelInput.Batched(sequences[..2]), ModelInput.Batched(sequences) })
+        {
+            // Shared last position (the last layer runs that query only) or, padded, one position per row (it runs all).
+            var positions = input.LastPositions();
+            var full = model.Forward(input);
+            var expected = full[arange(input.Batch), positions].index_select(1, tensor(tokens));
+            model.ForwardSelected(input, positions, tokens).allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
+            // A hook on the last layer keeps it full length; so does starting there from the cached residual.
+            var plan = new HookPlan(model.Config).Cache(new Site(SiteKind.MlpOut, layers - 1), new Site(SiteKind.ResidPre, layers - 1));
+            model.ForwardSelected(input, positions, tokens, plan).allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
+            plan[new Site(SiteKind.MlpOut, layers - 1)].shape[1].Should().Be(input.Positions);
+            model.ForwardSelected(input, positions, tokens, firstLayer: layers - 1, residPre: plan[new Site(SiteKind.ResidPre, layers - 1)])
+                .allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
     public void Second_derivative_through_the_model_matches_a_finite_difference_of_first_derivatives(string family)
     {
         var model = Fixtures.Load(family, ScalarType.Float64);
