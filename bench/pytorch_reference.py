@@ -36,18 +36,24 @@ MASK = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
 
 
 def layers(m, x, first=0, offsets=None, cache=None):
-    """Blocks first..L-1 with explicit attention (fused SDPA has no double backward). offsets[l] is added to z [B,T,H,DH]."""
+    """Blocks first..L-1 with explicit attention (fused SDPA has no double backward). offsets[l] is added to z [B,T,H,DH].
+    As CircuitDsl's metric-only runs, the last block computes only the last query when nothing hooks it (the metric
+    reads the last position): the returned x is then [B, 1, D]."""
     for l in range(first, L):
         p = m["layers"][l]
         if cache is not None: cache["resid", l] = x
         B = x.shape[0]
+        offset = offsets.get(l) if offsets is not None else None
+        tq = 1 if l == L - 1 and cache is None and offset is None else T
         h = F.layer_norm(x, (D,), *p["ln1"])
-        q, k, v = (t.view(B, T, H, DH).transpose(1, 2) for t in F.linear(h, *p["qkv"]).split(D, -1))
+        w, b = p["qkv"]
+        q = F.linear(h[:, T - tq:], w[:D], b[:D]).view(B, tq, H, DH).transpose(1, 2)
+        k, v = (t.view(B, T, H, DH).transpose(1, 2) for t in F.linear(h, w[D:], b[D:]).split(D, -1))
         s = (q @ k.transpose(-1, -2)) / math.sqrt(DH)
-        z = (s.masked_fill(MASK, -1e30).softmax(-1) @ v).transpose(1, 2)
-        if offsets is not None and offsets.get(l) is not None: z = z + offsets[l]
+        z = (s.masked_fill(MASK[T - tq:], -1e30).softmax(-1) @ v).transpose(1, 2)
+        if offset is not None: z = z + offset
         if cache is not None: cache["z", l] = z
-        x = x + F.linear(z.reshape(B, T, D), *p["o"])
+        x = x[:, T - tq:] + F.linear(z.reshape(B, tq, D), *p["o"])
         x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (D,), *p["ln2"]), *p["up"]), approximate="tanh"), *p["down"])
     return x
 
