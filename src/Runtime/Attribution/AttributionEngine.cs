@@ -167,14 +167,14 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         if (components.Count == 0) throw new AttributionInputException("The component set is empty: pass heads, MLPs, neurons or residual positions.");
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
         int positions = pairs.Min(x => x.Clean.Count);
-        if (components.Any(c => c.Position is not null || c.Kind == ComponentKind.Residual) && pairs.Any(x => x.Clean.Count != positions))
+        if (components.Any(c => c.SelectedPosition is not null) && pairs.Any(x => x.Clean.Count != positions))
             throw new AttributionInputException("Per-position components need every pair to have the same length; group pairs by length.");
         var duplicate = components.GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new AttributionInputException($"Component {duplicate.Key} is listed twice.");
         foreach (var c in components)
         {
             c.Validate(model.Config);
-            if ((c.Position ?? (c.Kind == ComponentKind.Residual ? c.Index : 0)) >= positions)
+            if (c.FirstPosition >= positions)
                 throw new AttributionInputException($"Component {c.Id} selects a position beyond the prompts' {positions} tokens.");
         }
     }

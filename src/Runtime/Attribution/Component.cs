@@ -26,6 +26,12 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
         _ => throw new InvalidOperationException(),
     }, Layer);
 
+    /// <summary>The one prompt position the component selects (a residual component's index is its position), or null for all.</summary>
+    public int? SelectedPosition => Kind == ComponentKind.Residual ? Index : Position;
+
+    /// <summary>The earliest position its patch changes: no position before it differs from the clean run (causal attention).</summary>
+    public int FirstPosition => SelectedPosition ?? 0;
+
     /// <summary>Checks the component against the model.</summary>
     public void Validate(ModelConfig c)
     {
@@ -59,7 +65,7 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
     {
         Validate(c);
         var shape = Site.Shape(c, positions);
-        int? position = Kind == ComponentKind.Residual ? Index : Position;
+        int? position = SelectedPosition;
         if (position is int p && (p < 0 || p >= positions))
             throw new SiteOutOfRangeException($"Component {Id} selects position {p} but prompts have {positions} positions.");
         var (positionAxis, headAxis) = SiteMask.Axes(Site.Kind);

@@ -82,8 +82,7 @@ internal sealed class HutchinsonProbes
         }).ToArray();
         for (int k = 0; k < sites.Length; k++) plan.Add(new AddOffset(sites[k], offsets[k]));
 
-        var m = pair.Metric.Measure(model, pair.Clean.Repeat(0, p + 1), plan, firstLayer: firstLayer,
-            residPre: pair.ResidPre[firstLayer].expand(p + 1, -1, -1)).sum();
+        var m = pair.Metric.Measure(model, pair.Clean.Repeat(0, p + 1), plan, start: pair.Resume(firstLayer, 0, p + 1)).sum();
         var grads = autograd.grad([m], offsets, retain_graph: false, allow_unused: true);
         var sums = new double[Masks.Components.Count];
         for (int k = 0; k < sites.Length; k++)

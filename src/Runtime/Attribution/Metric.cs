@@ -13,9 +13,10 @@ public interface IMetric
     /// <summary>Metric per row, [B], from logits [B, T, V].</summary>
     Tensor Evaluate(Tensor logits, ModelInput input);
 
-    /// <summary>Runs <paramref name="model"/> and returns the metric per row, [B], computing only the logits it reads.</summary>
+    /// <summary>Runs <paramref name="model"/> (resumed from a cache at <paramref name="start"/>, if given) and returns
+    /// the metric per row, [B], computing only the logits it reads.</summary>
     Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
-        int firstLayer = 0, Tensor? residPre = null);
+        CachedStart? start = null);
 }
 
 /// <summary>Logit of the answer minus logit of the wrong token, at each row's last real position.</summary>
@@ -32,9 +33,9 @@ public sealed class LogitDifference(int answer, int wrong) : IMetric
 
     /// <inheritdoc />
     public Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
-        int firstLayer = 0, Tensor? residPre = null)
+        CachedStart? start = null)
     {
-        var selected = model.ForwardSelected(input, input.LastPositions(), [answer, wrong], plan, modification, firstLayer, residPre);
+        var selected = model.ForwardSelected(input, input.LastPositions(), [answer, wrong], plan, modification, start);
         return Precision.AtLeastFloat32(selected[.., 0] - selected[.., 1]);
     }
 

@@ -19,12 +19,25 @@ internal sealed class PairState
     public double CleanMetric { get; private set; }
     public double CorruptedMetric { get; private set; }
     public Tensor[] ResidPre { get; private set; } = [];
+
+    /// <summary>Clean keys and values per layer (as hooked, before rotary), for runs that resume at a later position.</summary>
+    public Tensor[] CleanKeys { get; private set; } = [];
+
+    /// <inheritdoc cref="CleanKeys"/>
+    public Tensor[] CleanValues { get; private set; } = [];
     public Dictionary<Site, Tensor> Delta { get; } = [];
     public Dictionary<Site, Tensor> CleanGradient { get; } = [];
     public Dictionary<Site, Tensor> CorruptedGradient { get; } = [];
 
     /// <summary>The Hutchinson screen's ½δ_cᵀH_cδ_c per component, when its probes rode in this pass.</summary>
     public double[]? HutchinsonCurvature { get; private set; }
+
+    /// <summary>
+    /// Where a run of <paramref name="rows"/> rows resumes from the clean cache: at <paramref name="layer"/>, and from
+    /// <paramref name="position"/> on (earlier positions unchanged, their keys and values from the cache).
+    /// </summary>
+    public CachedStart Resume(int layer, long position, long rows) =>
+        new(layer, ResidPre[layer].expand(rows, -1, -1), position, CleanKeys, CleanValues);
 
     /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
@@ -38,6 +51,9 @@ internal sealed class PairState
         var state = new PairState(ModelInput.Single(pair.Clean, device), new LogitDifference(pair.Answer, pair.Wrong));
         var corrupted = ModelInput.Single(pair.Corrupted, device);
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
+        var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();
+        var valueSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnV, l)).ToList();
+        List<Site> cleanCache = [.. residSites, .. keySites, .. valueSites];
 
         Pass clean, dirty;
         Pass? batched = null;
@@ -49,16 +65,18 @@ internal sealed class PairState
             var input = ModelInput.Batched([pair.Clean, pair.Corrupted, .. Enumerable.Repeat(pair.Clean, probeRows)], device: device);
             var extra = probes?.InPairPass(model.DType, device) ?? [];
             batched = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: 2 + probeRows, () =>
-                Differentiate(model, input, state.Metric, sites, residSites, null, extra));
+                Differentiate(model, input, state.Metric, sites, cleanCache, null, extra));
             (clean, dirty) = (batched.Row(0), batched.Row(1));
         }
         else
         {
-            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, state.Clean, state.Metric, sites, residSites, null, []));
+            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: 1, () => Differentiate(model, state.Clean, state.Metric, sites, cleanCache, null, []));
             dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: 1, () => Run(model, corrupted, state.Metric, sites));
         }
         state.CleanMetric = clean.Metric;
         state.ResidPre = residSites.Select(s => clean.Activations[s]).ToArray();
+        state.CleanKeys = keySites.Select(s => clean.Activations[s]).ToArray();
+        state.CleanValues = valueSites.Select(s => clean.Activations[s]).ToArray();
         foreach (var (s, g) in clean.Gradients) state.CleanGradient[s] = g;
         state.CorruptedMetric = dirty.Metric;
         foreach (var (s, g) in dirty.Gradients) state.CorruptedGradient[s] = g;

@@ -73,7 +73,9 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
     /// </summary>
     private IEnumerable<int[]> Chunks(IReadOnlyList<PhiRow> rows, int order)
     {
-        var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer).ThenBy(i => rows[i].Component).ToArray();
+        // By layer, then by first position: a chunk resumes at its earliest layer and position.
+        var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer)
+            .ThenBy(i => components[rows[i].Component].FirstPosition).ThenBy(i => rows[i].Component).ToArray();
         int minimum = order == 0 || UsesJets(order, local: false) ? Math.Max(1, maxRows / 4) : maxRows;
         var chunk = new List<int>();
         foreach (int i in ordered)
@@ -95,20 +97,22 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
         using var mode = order == 0 ? inference_mode() : null;
         var c = model.Config;
         int r = rows.Length;
-        // From the cached clean residual at the chunk's earliest layer; fromCache = false re-runs everything (benchmarks).
-        int firstLayer = fromCache ? rows.Min(x => components[x.Component].Layer) : 0;
+        // From the clean cache at the chunk's earliest layer and position; fromCache = false re-runs everything
+        // (benchmarks). Local rows read whole attention patterns, so they keep every position.
+        var start = fromCache ? Start(rows, r, local) : null;
+        long from = start?.Position ?? 0;
         var input = pair.Clean.Repeat(0, r);
         // t in the activations' dtype: float32 normally, float64 when a model is loaded in float64 for checks.
         var dtype = pair.Delta.Values.First().dtype;
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device).requires_grad_(order > 0);
 
         var plan = new HookPlan(c);
-        foreach (var (site, direction) in Directions(rows))
+        foreach (var (site, direction) in Directions(rows, from))
             plan.Add(new AddOffset(site, TimesRowT(direction, t)));
 
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
-        var metric = pair.Metric.Measure(model, input, plan, firstLayer: firstLayer, residPre: pair.ResidPre[firstLayer].expand(r, -1, -1));
+        var metric = pair.Metric.Measure(model, input, plan, start: start);
         var m = local
             ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pair.CleanGradient[patternSites[i]][0]).sum()).ToArray())
             : metric;
@@ -144,30 +148,39 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int r = rows.Length;
-        int firstLayer = fromCache ? rows.Min(x => components[x.Component].Layer) : 0;
+        var start = fromCache ? Start(rows, 1, local: false) : pair.Resume(0, 0, 1);
         var dtype = pair.Delta.Values.First().dtype;
         bool moved = rows.Any(x => x.T != 0);
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
         var jets = new JetPlan(model.Config);
-        foreach (var (site, direction) in Directions(rows))
+        foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
         var metric = (LogitDifference)pair.Metric;
         long position = pair.Clean.LastPositions()[0].item<long>();
-        var logits = model.ForwardSelected(pair.Clean, Jet.Constant(pair.ResidPre[firstLayer]), jets, firstLayer, position, [metric.Answer, metric.Wrong]);
+        var logits = model.ForwardSelected(pair.Clean, start, jets, position, [metric.Answer, metric.Wrong]);
         var m = logits.Map(x => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]));
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
     }
 
-    /// <summary>Per site, the rows' patch directions: row i holds mask_i·δ where row i patches that site, else 0.</summary>
-    private IEnumerable<(Site Site, Tensor Direction)> Directions(PhiRow[] rows)
+    // Where a chunk resumes: its earliest layer and its earliest first position (no earlier position changes).
+    private CachedStart Start(PhiRow[] rows, long batch, bool local) =>
+        pair.Resume(rows.Min(x => components[x.Component].Layer), local ? 0 : rows.Min(x => components[x.Component].FirstPosition), batch);
+
+    /// <summary>
+    /// Per site, the rows' patch directions at positions <paramref name="from"/>…: row i holds mask_i·δ where row i
+    /// patches that site, else 0.
+    /// </summary>
+    private IEnumerable<(Site Site, Tensor Direction)> Directions(PhiRow[] rows, long from)
     {
         int[] rowComponents = [.. rows.Select(x => x.Component)];
         foreach (var site in rows.Select(x => components[x.Component].Site).Distinct())
         {
             var delta = pair.Delta[site];
-            yield return (site, masks.Rows(site, rowComponents, delta.dtype, delta.device) * delta);
+            var direction = masks.Rows(site, rowComponents, delta.dtype, delta.device) * delta;
+            int axis = SiteMask.Axes(site.Kind).Position;
+            yield return (site, from == 0 ? direction : direction.narrow(axis, from, direction.shape[axis] - from));
         }
     }
 

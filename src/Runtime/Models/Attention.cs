@@ -34,18 +34,20 @@ public sealed class Attention : nn.Module
     public Projection Output => o_proj;
 
     /// <summary>
-    /// Runs attention on the normalised residual <paramref name="x"/> [B, T, D] for the queries at positions
-    /// <paramref name="queryFrom"/>… (keys and values at every position): [B, T − queryFrom, D].
+    /// Runs attention on the normalised residual <paramref name="x"/> [B, T − s.Start, D] (positions s.Start…, see
+    /// <see cref="ForwardState.Start"/>; keys and values of earlier positions come from its cache) for the queries at
+    /// positions <paramref name="queryFrom"/>… (default s.Start): [B, T − queryFrom, D].
     /// </summary>
-    public Tensor Forward(Tensor x, ForwardState s, long queryFrom = 0)
+    public Tensor Forward(Tensor x, ForwardState s, long? queryFrom = null)
     {
-        long b = x.shape[0], t = x.shape[1], tq = t - queryFrom;
+        long from = queryFrom ?? s.Start;
+        long b = x.shape[0], have = x.shape[1], tq = s.Length - from;
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         var m = s.Modification;
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(ForwardState.Positions(x, queryFrom)).view(b, tq, h, d));
-        var k = s.Hook(SiteKind.AttnK, _layer, k_proj.Forward(x).view(b, t, g, d));
-        var v = s.Hook(SiteKind.AttnV, _layer, v_proj.Forward(x).view(b, t, g, d));
+        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(ForwardState.Positions(x, from - s.Start)).view(b, tq, h, d));
+        var k = s.Hook(SiteKind.AttnK, _layer, k_proj.Forward(x).view(b, have, g, d));
+        var v = s.Hook(SiteKind.AttnV, _layer, v_proj.Forward(x).view(b, have, g, d));
         if (m is not null)
         {
             q = ScaleGradient(q, m.QueryGradScale);
@@ -54,8 +56,13 @@ public sealed class Attention : nn.Module
         }
         if (_c.RotaryDims > 0)
         {
-            q = RotaryEmbedding.Apply(q, ForwardState.Positions(s.Cos!, queryFrom), ForwardState.Positions(s.Sin!, queryFrom), _c.RotaryDims);
-            k = RotaryEmbedding.Apply(k, s.Cos!, s.Sin!, _c.RotaryDims);
+            q = Rotate(q, s, from);
+            k = Rotate(k, s, s.Start);
+        }
+        if (s.Start > 0)
+        {
+            k = cat([CachedPrefix(s.Prefix!.Keys!, s, b, rotate: true), k], 1);
+            v = cat([CachedPrefix(s.Prefix!.Values!, s, b, rotate: false), v], 1);
         }
         if (g != h)
         {
@@ -66,7 +73,7 @@ public sealed class Attention : nn.Module
 
         var scores = Softcap.Apply(matmul(q.transpose(1, 2), k.permute(0, 2, 3, 1)) * _c.EffectiveAttentionScale, _c.AttentionSoftcap); // [B,H,T,T]
         // A large finite negative keeps fully masked (padding) rows finite; exp underflows to exactly 0.
-        scores = scores.masked_fill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, queryFrom), -1e30);
+        scores = scores.masked_fill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, from), -1e30);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores);
 
         var pattern = Softmax(Precision.AtLeastFloat32(scores), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
@@ -89,18 +96,24 @@ public sealed class Attention : nn.Module
     /// and z are bilinear, softmax and soft-capping have closed-form derivatives), queries from
     /// <paramref name="queryFrom"/> on. Backward modifications do not apply.
     /// </summary>
-    public Jet Forward(Jet x, ForwardState s, long queryFrom = 0)
+    public Jet Forward(Jet x, ForwardState s, long? queryFrom = null)
     {
+        long from = queryFrom ?? s.Start;
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         Jet Split(Jet y, int heads) => y.Map(t => t.view(t.shape[0], t.shape[1], heads, d));
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x.Map(t => ForwardState.Positions(t, queryFrom))), h));
+        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x.Map(t => ForwardState.Positions(t, from - s.Start))), h));
         var k = s.Hook(SiteKind.AttnK, _layer, Split(k_proj.Forward(x), g));
         var v = s.Hook(SiteKind.AttnV, _layer, Split(v_proj.Forward(x), g));
         if (_c.RotaryDims > 0)
         {
-            q = q.Map(t => RotaryEmbedding.Apply(t, ForwardState.Positions(s.Cos!, queryFrom), ForwardState.Positions(s.Sin!, queryFrom), _c.RotaryDims));
-            k = k.Map(t => RotaryEmbedding.Apply(t, s.Cos!, s.Sin!, _c.RotaryDims));
+            q = q.Map(t => Rotate(t, s, from));
+            k = k.Map(t => Rotate(t, s, s.Start));
+        }
+        if (s.Start > 0)
+        {
+            k = k.PrependConstant(CachedPrefix(s.Prefix!.Keys!, s, 1, rotate: true), dim: 1);
+            v = v.PrependConstant(CachedPrefix(s.Prefix!.Values!, s, 1, rotate: false), dim: 1);
         }
         if (g != h)
         {
@@ -109,7 +122,7 @@ public sealed class Attention : nn.Module
         }
 
         var scores = Softcap.Apply(Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale, _c.AttentionSoftcap);
-        scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, queryFrom), -1e30));
+        scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, from), -1e30));
         var pattern = s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1));
         var z = s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2)));
 
@@ -119,6 +132,19 @@ public sealed class Attention : nn.Module
         var result = s.Hook(SiteKind.AttnResult, _layer, z.Map(t => einsum("bthd,mhd->bthm", t, wo)));
         var output = result.Map(t => t.sum(2));
         return o_proj.Bias is null ? output : output.Shift(o_proj.Bias);
+    }
+
+    // Rotary for positions from… of x [B, T − from, heads, d].
+    private Tensor Rotate(Tensor x, ForwardState s, long from) =>
+        RotaryEmbedding.Apply(x, ForwardState.Positions(s.Cos!, from), ForwardState.Positions(s.Sin!, from), _c.RotaryDims);
+
+    // The clean run's keys or values of positions before s.Start at this layer, [batch, Start, kv heads, d].
+    private Tensor CachedPrefix(IReadOnlyList<Tensor> cache, ForwardState s, long batch, bool rotate)
+    {
+        var prefix = cache[_layer].narrow(1, 0, s.Start);
+        if (rotate && _c.RotaryDims > 0)
+            prefix = RotaryEmbedding.Apply(prefix, s.Cos!.narrow(0, 0, 1).narrow(1, 0, s.Start), s.Sin!.narrow(0, 0, 1).narrow(1, 0, s.Start), _c.RotaryDims);
+        return prefix.expand(batch, -1, -1, -1);
     }
 
     private static Tensor ScaleGradient(Tensor x, double scale) =>

@@ -38,16 +38,17 @@ public sealed class DecoderLayer : nn.Module
     public Attention Attention => attn;
 
     /// <summary>
-    /// Runs the block on the residual stream [B, T, D]; with <paramref name="queryFrom"/> &gt; 0 only positions
-    /// queryFrom… come out (all positions still serve as keys and values): [B, T − queryFrom, D].
+    /// Runs the block on the residual stream at positions s.Start… ([B, T − s.Start, D]; see
+    /// <see cref="ForwardState.Start"/>); with <paramref name="queryFrom"/> only positions queryFrom… come out (every
+    /// position still serves as key and value): [B, T − queryFrom, D].
     /// </summary>
-    public Tensor Forward(Tensor resid, ForwardState s, long queryFrom = 0)
+    public Tensor Forward(Tensor resid, ForwardState s, long? queryFrom = null)
     {
         bool frozen = s.Modification?.FrozenNormStatistics == true;
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
 
         var a = attn.Forward(attn_norm.Forward(resid, frozen), s, queryFrom);
-        resid = ForwardState.Positions(resid, queryFrom);
+        resid = ForwardState.Positions(resid, (queryFrom ?? s.Start) - s.Start);
         if (post_attn_norm is not null) a = post_attn_norm.Forward(a, frozen);
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 
@@ -62,11 +63,11 @@ public sealed class DecoderLayer : nn.Module
     }
 
     /// <summary>Runs the block on a jet of the residual stream (Taylor-mode forward), outputs from <paramref name="queryFrom"/> on.</summary>
-    public Jet Forward(Jet resid, ForwardState s, long queryFrom = 0)
+    public Jet Forward(Jet resid, ForwardState s, long? queryFrom = null)
     {
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
         var a = attn.Forward(attn_norm.Forward(resid), s, queryFrom);
-        resid = resid.Map(t => ForwardState.Positions(t, queryFrom));
+        resid = resid.Map(t => ForwardState.Positions(t, (queryFrom ?? s.Start) - s.Start));
         if (post_attn_norm is not null) a = post_attn_norm.Forward(a);
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 

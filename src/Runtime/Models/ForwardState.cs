@@ -52,6 +52,16 @@ public sealed class ForwardState
     /// <summary>Backward modification, if any.</summary>
     public BackwardModification? Modification { get; }
 
+    /// <summary>Positions in the prompt, T.</summary>
+    public long Length => CausalMask.shape[^1];
+
+    /// <summary>The first position this run computes: 0, or a <see cref="CachedStart"/>'s position (earlier keys and
+    /// values then come from <see cref="Prefix"/>).</summary>
+    public long Start => Prefix?.Position ?? 0;
+
+    /// <summary>The cached start whose earlier positions this run reuses, or null.</summary>
+    internal CachedStart? Prefix { get; set; }
+
     /// <summary>The patches of a Taylor-mode (jet) forward, or null.</summary>
     public JetPlan? Jets { get; internal set; }
 

@@ -69,15 +69,18 @@ public sealed class HookedTransformer : nn.Module
     /// Forward that returns only the logits the caller reads: for each row b, positions[b] and the given token
     /// columns, [B, k]. The unembedding of every position (a 50257-wide matmul per position in GPT-2) is skipped, so
     /// metric-only runs (patching, HVP rows) cost less. Falls back to full logits when the plan hooks final_norm or
-    /// logits. Starts at <paramref name="firstLayer"/> from <paramref name="residPre"/> when given.
+    /// logits. Resumes from a clean run's cache when <paramref name="start"/> says where (<see cref="CachedStart"/>).
     /// </summary>
     public Tensor ForwardSelected(ModelInput input, Tensor positions, long[] tokens, HookPlan? hooks = null,
-        BackwardModification? modification = null, int firstLayer = 0, Tensor? residPre = null)
+        BackwardModification? modification = null, CachedStart? start = null)
     {
         var state = CreateState(input, hooks, modification);
-        var resid = residPre ?? Embed(input, state);
+        Resume(state, input, start, positions);
+        var resid = start is null ? Embed(input, state) : ForwardState.Positions(start.ResidPre, state.Start);
+        int firstLayer = start?.Layer ?? 0;
         if (state.Touches(SiteKind.FinalNorm, 0) || state.Touches(SiteKind.Logits, 0))
         {
+            if (state.Start > 0) throw new ArgumentException("A run that resumes at a later position cannot hook final_norm or logits.", nameof(start));
             var full = Run(firstLayer, resid, state);
             var rows = arange(full.shape[0], device: full.device);
             return full[rows, positions.to(full.device)].index_select(1, tensor(tokens, device: full.device));
@@ -88,7 +91,7 @@ public sealed class HookedTransformer : nn.Module
         else
         {
             resid = RunLayers(firstLayer, resid, state);
-            last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device)]; // [B, D]
+            last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device) - state.Start]; // [B, D]
         }
         var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
         var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
@@ -96,25 +99,44 @@ public sealed class HookedTransformer : nn.Module
     }
 
     /// <summary>
-    /// Taylor-mode forward from the residual stream entering <paramref name="firstLayer"/>: pushes jets through the
+    /// Taylor-mode forward resumed from a clean run's cache at <paramref name="start"/>: pushes jets through the
     /// remaining layers, patching where <paramref name="jets"/> says, and returns the jet of the selected logits at
     /// <paramref name="position"/>, [B, k]. One pass gives φ, φ′ and φ″ of any metric linear in those logits.
     /// <paramref name="input"/> supplies masks and positions (batch 1 broadcasts against the jets' rows).
     /// </summary>
-    public Jet ForwardSelected(ModelInput input, Jet residPre, JetPlan jets, int firstLayer, long position, long[] tokens)
+    public Jet ForwardSelected(ModelInput input, CachedStart start, JetPlan jets, long position, long[] tokens)
     {
         if (jets.Touches(new Site(SiteKind.FinalNorm, 0)) || jets.Touches(new Site(SiteKind.Logits, 0)))
             throw new SiteOutOfRangeException("A jet forward reads only the selected logits; patch final_norm or logits with a hook plan.");
         var state = CreateState(input);
         state.Jets = jets;
-        var resid = residPre;
-        bool trim = TrimsLastLayer(firstLayer, state);
-        for (int l = firstLayer; l < Config.Layers; l++)
-            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : 0);
-        var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position)));
+        Resume(state, input, start, full(1, position, dtype: ScalarType.Int64));
+        var resid = Jet.Constant(ForwardState.Positions(start.ResidPre, state.Start));
+        bool trim = TrimsLastLayer(start.Layer, state);
+        for (int l = start.Layer; l < Config.Layers; l++)
+            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : (long?)null);
+        var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position - state.Start)));
         var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
         var logits = normed.Map(t => matmul(t, columns.t()));
         return Softcap.Apply(logits, Config.FinalSoftcap);
+    }
+
+    // Checks a cached start against the input and the positions read, and records it in the run's state.
+    private void Resume(ForwardState state, ModelInput input, CachedStart? start, Tensor positions)
+    {
+        if (start is null) return;
+        if (start.Layer < 0 || start.Layer > Config.Layers)
+            throw new SiteOutOfRangeException($"Layer {start.Layer} is outside 0..{Config.Layers}.");
+        if (start.Position == 0) return;
+        if (start.Position < 0 || start.Position >= input.Positions)
+            throw new ArgumentException($"A cached start at position {start.Position} is outside the prompt's {input.Positions} tokens.", nameof(start));
+        if (input.AttentionMask is not null)
+            throw new ArgumentException("A cached start at a later position needs unpadded input.", nameof(start));
+        if (start.Keys?.Count != Config.Layers || start.Values?.Count != Config.Layers)
+            throw new ArgumentException($"A cached start at position {start.Position} needs the clean keys and values of all {Config.Layers} layers.", nameof(start));
+        if (positions.min().item<long>() < start.Position)
+            throw new ArgumentException($"The logits read at position {positions.min().item<long>()} come before the cached start's position {start.Position}.", nameof(start));
+        state.Prefix = start;
     }
 
     /// <summary>Creates the per-run state (masks, rotary tables) for an input.</summary>

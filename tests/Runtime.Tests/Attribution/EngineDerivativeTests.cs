@@ -98,6 +98,36 @@ public class EngineDerivativeTests
 
     [SkippableTheory]
     [MemberData(nameof(Models))]
+    public void Rows_resumed_at_their_first_position_from_the_cache_equal_full_forwards(string name)
+    {
+        var (model, state, _, _) = Setup(name);
+        var c = model.Config;
+        int last = c.Layers - 1;
+        IReadOnlyList<Component> components =
+            [new(ComponentKind.Head, 0, 1, Position: 3), new(ComponentKind.Head, last, 0, Position: 8), new(ComponentKind.Residual, 1, 6),
+             new(ComponentKind.Mlp, 0, 0, Position: 2), new(ComponentKind.Neuron, 0, 3, Position: 5), new(ComponentKind.Key, last, 0, Position: 4),
+             new(ComponentKind.Query, 0, 1, Position: 7)];
+        using var masks = new ComponentMasks(components, c, 9, model.Device);
+        var rows = Enumerable.Range(0, components.Count).SelectMany(i => new[] { 0.0, 0.5, 1.0 }.Select(t => new PhiRow(i, t))).ToArray();
+        // One row per chunk, so each resumes at its own layer and position, earlier keys and values from the cache.
+        foreach (var method in new[] { SecondDerivative.TaylorMode, SecondDerivative.DoubleBackward })
+        {
+            var resumed = new PhiEvaluator(model, state, masks, maxRows: 1, secondDerivative: method).Evaluate(rows, 2, new CostLedger(), "test");
+            var full = new PhiEvaluator(model, state, masks, maxRows: 1, fromCache: false, secondDerivative: method).Evaluate(rows, 2, new CostLedger(), "test");
+            var patched = new PhiEvaluator(model, state, masks, maxRows: 1).Evaluate(rows, 0, new CostLedger(), "test");
+            for (int i = 0; i < rows.Length; i++)
+            {
+                string because = $"{components[rows[i].Component].Id} at t = {rows[i].T} ({method})";
+                resumed.Phi[i].Should().BeApproximately(full.Phi[i], 1e-9 * (1 + Math.Abs(full.Phi[i])), because);
+                patched.Phi[i].Should().BeApproximately(full.Phi[i], 1e-9 * (1 + Math.Abs(full.Phi[i])), because);
+                resumed.First[i].Should().BeApproximately(full.First[i], 1e-9 * (1 + Math.Abs(full.First[i])), because);
+                resumed.Second[i].Should().BeApproximately(full.Second[i], 1e-8 * (1 + Math.Abs(full.Second[i])), because);
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
     public void Hutchinson_screen_of_one_component_is_its_exact_curvature_up_to_the_finite_difference(string name)
     {
         // With one component s² = 1 removes the sampling noise; what is left is the finite difference's O(ε) error.

@@ -90,9 +90,39 @@ public class InvariantTests
             var plan = new HookPlan(model.Config).Cache(new Site(SiteKind.MlpOut, layers - 1), new Site(SiteKind.ResidPre, layers - 1));
             model.ForwardSelected(input, positions, tokens, plan).allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
             plan[new Site(SiteKind.MlpOut, layers - 1)].shape[1].Should().Be(input.Positions);
-            model.ForwardSelected(input, positions, tokens, firstLayer: layers - 1, residPre: plan[new Site(SiteKind.ResidPre, layers - 1)])
+            model.ForwardSelected(input, positions, tokens, start: new CachedStart(layers - 1, plan[new Site(SiteKind.ResidPre, layers - 1)]))
                 .allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
         }
+    }
+
+    [SkippableFact]
+    public void A_cached_start_at_a_later_position_that_cannot_be_honoured_is_a_clear_error()
+    {
+        var model = Fixtures.Load("gpt2");
+        int layers = model.Config.Layers;
+        var tokens = Fixtures.Tokens(model, 9, 1);
+        var input = ModelInput.Single(tokens);
+        var plan = new HookPlan(model.Config).Cache(Enumerable.Range(0, layers).SelectMany(l => new[] { new Site(SiteKind.AttnK, l), new Site(SiteKind.AttnV, l) }))
+            .Cache(new Site(SiteKind.ResidPre, 1));
+        using var _ = no_grad();
+        model.Forward(input, plan);
+        var keys = Enumerable.Range(0, layers).Select(l => plan[new Site(SiteKind.AttnK, l)]).ToList();
+        var values = Enumerable.Range(0, layers).Select(l => plan[new Site(SiteKind.AttnV, l)]).ToList();
+        var resid = plan[new Site(SiteKind.ResidPre, 1)];
+        var last = input.LastPositions();
+        FluentActions.Invoking(() => model.ForwardSelected(input, last, [1], start: new CachedStart(1, resid, 4)))
+            .Should().Throw<ArgumentException>().WithMessage("*keys and values of all*");
+        FluentActions.Invoking(() => model.ForwardSelected(input, last, [1], start: new CachedStart(1, resid, 12, keys, values)))
+            .Should().Throw<ArgumentException>().WithMessage("*outside the prompt*");
+        FluentActions.Invoking(() => model.ForwardSelected(input, tensor(new long[] { 2 }), [1], start: new CachedStart(1, resid, 4, keys, values)))
+            .Should().Throw<ArgumentException>().WithMessage("*come before*");
+        var padded = ModelInput.Batched([tokens, tokens[..5]]);
+        FluentActions.Invoking(() => model.ForwardSelected(padded, padded.LastPositions(), [1], start: new CachedStart(1, resid, 4, keys, values)))
+            .Should().Throw<ArgumentException>().WithMessage("*unpadded*");
+        // Honoured: equal to the full forward.
+        var expected = model.Forward(input)[0, 8, 1];
+        model.ForwardSelected(input, last, [1], start: new CachedStart(1, resid, 4, keys, values))[0, 0].item<float>()
+            .Should().BeApproximately(expected.item<float>(), 1e-4f);
     }
 
     [SkippableTheory]

@@ -100,6 +100,18 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// <summary>Masks entries of the value to <paramref name="fill"/> (a constant there, so derivatives are 0).</summary>
     public Jet MaskedFill(Tensor mask, double fill) => Map(v => v.masked_fill(mask, fill), d => d.masked_fill(mask, 0));
 
+    /// <summary>Joins a constant [1, …] (expanded over each part's batch) before the jet along <paramref name="dim"/>; derivatives are 0 there.</summary>
+    public Jet PrependConstant(Tensor constant, long dim)
+    {
+        Tensor Join(Tensor part, bool derivative)
+        {
+            long[] shape = [part.shape[0], .. constant.shape[1..]];
+            var head = derivative ? zeros(shape, dtype: part.dtype, device: part.device) : constant.expand(shape);
+            return cat([head, part], dim);
+        }
+        return new(Join(Value, false), Apply(First, f => Join(f, true)), Apply(Second, f => Join(f, true)));
+    }
+
     /// <summary>The jet of a + t·δ: derivative + <paramref name="direction"/> (δ), value + <paramref name="valueOffset"/> (t·δ; null when t = 0).</summary>
     public Jet AddDirection(Tensor direction, Tensor? valueOffset) =>
         new(valueOffset is null ? Value : Value + valueOffset, Plus(First, direction), Second);
