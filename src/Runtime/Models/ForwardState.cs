@@ -65,9 +65,18 @@ public sealed class ForwardState
     /// <summary>The patches of a Taylor-mode (jet) forward, or null.</summary>
     public JetPlan? Jets { get; internal set; }
 
+    /// <summary>The dispose scope of the layer running now (see <see cref="HookedTransformer"/>), or null.</summary>
+    internal TorchSharp.DisposeScope? LayerScope { get; set; }
+
     /// <summary>Applies the hook plan at one hook point (identity when there is none).</summary>
-    public Tensor Hook(SiteKind kind, int layer, Tensor activation) =>
-        Hooks is null ? activation : Hooks.Apply(kind, layer, activation);
+    public Tensor Hook(SiteKind kind, int layer, Tensor activation)
+    {
+        if (Hooks is null) return activation;
+        var result = Hooks.Apply(kind, layer, activation);
+        // A cached activation must outlive the dispose scope of the layer that made it.
+        if (LayerScope is not null && Hooks.Caches(new Site(kind, layer))) LayerScope.MoveToOuter(result);
+        return result;
+    }
 
     /// <summary>Applies the jet plan at one hook point of a jet forward (identity when there is none).</summary>
     public Jet Hook(SiteKind kind, int layer, Jet activation) =>

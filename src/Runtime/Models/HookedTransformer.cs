@@ -114,7 +114,10 @@ public sealed class HookedTransformer : nn.Module
         var resid = Jet.Constant(ForwardState.Positions(start.ResidPre, state.Start));
         bool trim = TrimsLastLayer(start.Layer, state);
         for (int l = start.Layer; l < Config.Layers; l++)
-            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : (long?)null);
+        {
+            using var layerScope = NewDisposeScope(); // as RunLayer
+            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : (long?)null).KeepBeyond(layerScope);
+        }
         var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position - state.Start)));
         var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
         var logits = normed.Map(t => matmul(t, columns.t()));
@@ -193,15 +196,31 @@ public sealed class HookedTransformer : nn.Module
     private Tensor RunLayersReading(int firstLayer, Tensor resid, ForwardState state, long position)
     {
         for (int l = firstLayer; l < Config.Layers - 1; l++)
-            resid = layers[l].Forward(resid, state);
-        return layers[Config.Layers - 1].Forward(resid, state, queryFrom: position).select(1, 0);
+            resid = RunLayer(l, resid, state);
+        return RunLayer(Config.Layers - 1, resid, state, queryFrom: position).select(1, 0);
     }
 
     private Tensor RunLayers(int firstLayer, Tensor resid, ForwardState state)
     {
         for (int l = firstLayer; l < Config.Layers; l++)
-            resid = layers[l].Forward(resid, state);
+            resid = RunLayer(l, resid, state);
         return resid;
+    }
+
+    // One layer in its own dispose scope: its temporaries are freed when it ends (autograd keeps what a backward
+    // needs; cached activations move out), so a pass holds one layer's temporaries at a time, not every layer's.
+    private Tensor RunLayer(int l, Tensor resid, ForwardState state, long? queryFrom = null)
+    {
+        using var scope = NewDisposeScope();
+        state.LayerScope = scope;
+        try
+        {
+            return scope.MoveToOuter(layers[l].Forward(resid, state, queryFrom));
+        }
+        finally
+        {
+            state.LayerScope = null;
+        }
     }
 
     private Tensor Run(int firstLayer, Tensor resid, ForwardState state)

@@ -58,6 +58,9 @@ public sealed class HookPlan
         return _cache[o] || _interventions[o] is not null;
     }
 
+    /// <summary>True when the plan keeps this site's activation.</summary>
+    internal bool Caches(Site site) => _cache[site.Ordinal(_config.Layers)];
+
     /// <summary>Called by the model at each hook point.</summary>
     internal Tensor Apply(SiteKind kind, int layer, Tensor activation)
     {

@@ -100,6 +100,13 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// <summary>Masks entries of the value to <paramref name="fill"/> (a constant there, so derivatives are 0).</summary>
     public Jet MaskedFill(Tensor mask, double fill) => Map(v => v.masked_fill(mask, fill), d => d.masked_fill(mask, 0));
 
+    /// <summary>Moves the parts <paramref name="scope"/> owns to its outer scope, so they outlive it.</summary>
+    public Jet KeepBeyond(TorchSharp.DisposeScope scope)
+    {
+        scope.MoveToOuter(new[] { Value, First, Second }.OfType<Tensor>());
+        return this;
+    }
+
     /// <summary>Joins a constant [1, …] (expanded over each part's batch) before the jet along <paramref name="dim"/>; derivatives are 0 there.</summary>
     public Jet PrependConstant(Tensor constant, long dim)
     {
