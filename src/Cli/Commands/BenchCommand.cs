@@ -92,8 +92,12 @@ internal static class BenchCommand
         corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
         corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
         yield return new BenchShape(quick ? "GPT-2-shaped (2 layers, synthetic)" : GptSmallShape,
-            ToyTrainer.Initialise(gpt2, seed: 1), new PromptPair(clean, corrupted, 11, 22), PerPosition: !quick);
+            ToyTrainer.Initialise(gpt2, seed: 1), new PromptPair(clean, corrupted, 11, 22), PerPosition: !quick,
+            ReferenceHvpBytesPerRow: quick ? null : ReferenceHvpChunkBytes / 48);
     }
+
+    /// <summary>The reference: peak memory of a 48-row double-backward HVP chunk in PyTorch, GPT-2 small, T = 16 (1.3 GB).</summary>
+    private const long ReferenceHvpChunkBytes = 1_300_000_000;
 
     /// <summary>The shape bench/pytorch_reference.py reproduces.</summary>
     internal const string GptSmallShape = "GPT-2-small-shaped (synthetic), T=16";

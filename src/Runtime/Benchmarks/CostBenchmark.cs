@@ -28,7 +28,8 @@ public sealed record BenchRatio(string Shape, string Name, double Value, string 
 /// <param name="Model">The model.</param>
 /// <param name="Pair">The pair.</param>
 /// <param name="PerPosition">Also time per-position head components.</param>
-public sealed record BenchShape(string Name, HookedTransformer Model, PromptPair Pair, bool PerPosition = true);
+/// <param name="ReferenceHvpBytesPerRow">A reference's HVP peak memory per row on this shape, if any: a target.</param>
+public sealed record BenchShape(string Name, HookedTransformer Model, PromptPair Pair, bool PerPosition = true, long? ReferenceHvpBytesPerRow = null);
 
 /// <summary>
 /// Times every estimator side by side on one shape and reports the cost-model ratios: AtP / (2F + 1B), cached vs
@@ -53,29 +54,30 @@ public static class CostBenchmark
         {
             log?.Invoke($"{shape.Name}: {op}");
             var times = new List<double>();
-            long peak = 0;
             // The first run doubles as warm-up; operations that take over a second are timed once (noise is small
             // relative to them and the full bench must stay under ten minutes).
             var first = Stopwatch.StartNew();
             using (var warm = NewDisposeScope()) action();
             bool slow = first.Elapsed.TotalSeconds > 1;
-            if (slow && !memory) times.Add(first.Elapsed.TotalSeconds);
+            if (slow) times.Add(first.Elapsed.TotalSeconds);
             // Millisecond operations spike on a shared machine: in a full run they get more runs (≈ 0.3 s of them, at
             // most 25) before the median is taken.
-            int runs = slow ? (memory ? 1 : 0)
-                : repeats == 1 ? 1 : Math.Clamp((int)(0.3 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
+            int runs = slow ? 0 : repeats == 1 ? 1 : Math.Clamp((int)(0.3 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
             for (int i = 0; i < runs; i++)
             {
                 // Finalizers free native tensors; left pending they would run on the finalizer thread, during the
                 // timed run, on one of the two cores.
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                PeakMemory.Reset(); // trims freed pages first: the baseline is the RSS after the trim
-                long before = PeakMemory.Current();
+                Settle();
                 var watch = Stopwatch.StartNew();
                 using (var scope = NewDisposeScope()) action();
                 times.Add(watch.Elapsed.TotalSeconds);
-                if (memory) peak = Math.Max(peak, PeakMemory.Peak() - before);
+            }
+            long peak = 0;
+            if (memory)
+            {
+                // Its own, untimed run: the measurement changes how memory is allocated.
+                Settle();
+                peak = PeakMemory.Measure(() => { using var scope = NewDisposeScope(); action(); });
             }
             var row = new BenchRow(shape.Name, op, times.Order().ElementAt(times.Count / 2), rowCount, peak);
             rows.Add(row);
@@ -103,9 +105,11 @@ public static class CostBenchmark
         var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(false), all, new CostLedger()));
         // The engine's HVP: Taylor-mode jets from the cached residual. The reference method: full forwards and a double
         // backward per chunk, as a PyTorch user would write it; in between, the double backward from the cache.
-        var hvpCached = Time("HVP, all heads (cached start, Taylor-mode jets)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(true), all, new CostLedger()), memory: true);
+        // Their ledgers also give the rows per chunk (rows / passes), which memory per row needs.
+        CostLedger jetLedger = new(), backwardLedger = new();
+        var hvpCached = Time("HVP, all heads (cached start, Taylor-mode jets)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(true), all, jetLedger), memory: true);
         var hvpCachedBackward = Time("HVP, all heads (cached start, double backward)", heads.Count,
-            () => HessianVectorCorrection.Estimate(Phi(true, SecondDerivative.DoubleBackward), all, new CostLedger()), memory: true);
+            () => HessianVectorCorrection.Estimate(Phi(true, SecondDerivative.DoubleBackward), all, backwardLedger), memory: true);
         var hvpFull = Time("HVP, all heads (full forward, double backward)", heads.Count,
             () => HessianVectorCorrection.Estimate(Phi(false, SecondDerivative.DoubleBackward), all, new CostLedger()));
         // MS-HVP and IG cost 6 and 32 rows per component: on large shapes they are timed on 16 heads spread over the
@@ -131,11 +135,20 @@ public static class CostBenchmark
             new(shape.Name, "MS-HVP K=5 / patching (per component)", ms.Seconds / some.Length / perPatch, "report", true),
             new(shape.Name, "IG m=32 / patching (per component)", ig.Seconds / some.Length / perPatch, "report", true),
         });
-        foreach (var (hvp, how) in new[] { (hvpCached, "jets"), (hvpCachedBackward, "double backward") })
+        foreach (var (hvp, how, ledger) in new[] { (hvpCached, "jets", jetLedger), (hvpCachedBackward, "double backward", backwardLedger) })
+        {
+            if (hvp.PeakBytes <= 0) continue;
+            var spent = ledger.ByMethod["hvp"];
+            double chunkRows = (double)spent.Rows / spent.Forwards, perRow = hvp.PeakBytes / chunkRows;
+            string mib = $"{perRow / (1 << 20):F1} MiB per row, {chunkRows:F0}-row chunks";
             // RSS growth below 1 MiB is allocator noise (a forward can reuse pages freed earlier): no ratio then.
-            if (hvp.PeakBytes > 0 && forward.PeakBytes >= 1 << 20)
-                ratios.Add(new(shape.Name, $"peak memory per HVP row ({how}) / forward row ({hvp.PeakBytes / Math.Max(1, Math.Min(maxRows, heads.Count)) / 1024 / 1024.0:F1} MiB vs {forward.PeakBytes / 1024 / 1024.0:F1} MiB)",
-                    (double)hvp.PeakBytes / Math.Min(maxRows, heads.Count) / forward.PeakBytes, "report", true));
+            if (forward.PeakBytes >= 1 << 20)
+                ratios.Add(new(shape.Name, $"peak memory per HVP row ({how}) / forward row ({mib}; forward {forward.PeakBytes / (double)(1 << 20):F1} MiB)",
+                    perRow / forward.PeakBytes, "report", true));
+            if (shape.ReferenceHvpBytesPerRow is long reference)
+                ratios.Add(Ratio(shape.Name, $"peak memory per HVP row ({how}) / the reference's ({mib}; reference {reference / (double)(1 << 20):F1} MiB)",
+                    perRow / reference, 1, lower: true));
+        }
 
         if (shape.PerPosition)
         {
@@ -174,6 +187,12 @@ public static class CostBenchmark
                     PatchingEvaluation.TopKOverlap([.. result!.Components.Select(x => x.Estimate)], exact, 5), "report", true));
             }
         }
+    }
+
+    private static void Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 
     private static BenchRatio Ratio(string shape, string name, double value, double target, bool lower) =>

@@ -17,6 +17,45 @@ public static class PeakMemory
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>
+    /// Peak RSS growth, in bytes, while <paramref name="work"/> runs (0 when unsupported). Allocations above 64 KiB are
+    /// mapped on their own meanwhile, so a freed tensor leaves the resident set at once: glibc otherwise keeps freed
+    /// pages of up to 32 MiB allocations in its heap, and the peak then counts every chunk's leftovers.
+    /// </summary>
+    public static long Measure(Action work)
+    {
+        if (!Supported)
+        {
+            work();
+            return 0;
+        }
+        bool mapped = TrySetMmapThreshold(64 << 10);
+        try
+        {
+            Reset();
+            long before = Current();
+            work();
+            return Math.Max(0, Peak() - before);
+        }
+        finally
+        {
+            // glibc's dynamic threshold grows to at most 32 MiB: restore that steady state for whatever runs next.
+            if (mapped) TrySetMmapThreshold(32 << 20);
+        }
+    }
+
+    private static bool TrySetMmapThreshold(int bytes)
+    {
+        try { return Mallopt(MmapThreshold, bytes) == 1; }
+        catch (DllNotFoundException) { return false; }
+        catch (EntryPointNotFoundException) { return false; }
+    }
+
+    private const int MmapThreshold = -3; // M_MMAP_THRESHOLD
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int Mallopt(int parameter, int value);
+
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
 
