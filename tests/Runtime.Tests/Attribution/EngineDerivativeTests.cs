@@ -87,12 +87,18 @@ public class EngineDerivativeTests
         var reference = new PhiEvaluator(model, state, masks, maxRows: 16, secondDerivative: SecondDerivative.DoubleBackward).Evaluate(rows, 2, referenceCost, "test");
         jetCost.ByMethod["test"].Backwards.Should().Be(0, "jets need no backward");
         referenceCost.ByMethod["test"].Backwards.Should().BeGreaterThan(0);
+        ShouldMatch(jets, reference, rows, components, "");
+    }
+
+    // φ and φ′ to 1e-9, φ″ to 1e-8 (relative, plus an absolute floor), row by row.
+    private static void ShouldMatch(PhiValues actual, PhiValues expected, PhiRow[] rows, IReadOnlyList<Component> components, string how)
+    {
         for (int i = 0; i < rows.Length; i++)
         {
-            string because = $"{components[rows[i].Component].Id} at t = {rows[i].T}";
-            jets.Phi[i].Should().BeApproximately(reference.Phi[i], 1e-9 * (1 + Math.Abs(reference.Phi[i])), because);
-            jets.First[i].Should().BeApproximately(reference.First[i], 1e-9 * (1 + Math.Abs(reference.First[i])), because);
-            jets.Second[i].Should().BeApproximately(reference.Second[i], 1e-8 * (1 + Math.Abs(reference.Second[i])), because);
+            string because = $"{components[rows[i].Component].Id} at t = {rows[i].T}{how}";
+            actual.Phi[i].Should().BeApproximately(expected.Phi[i], 1e-9 * (1 + Math.Abs(expected.Phi[i])), because);
+            actual.First[i].Should().BeApproximately(expected.First[i], 1e-9 * (1 + Math.Abs(expected.First[i])), because);
+            actual.Second[i].Should().BeApproximately(expected.Second[i], 1e-8 * (1 + Math.Abs(expected.Second[i])), because);
         }
     }
 
@@ -114,15 +120,10 @@ public class EngineDerivativeTests
         {
             var resumed = new PhiEvaluator(model, state, masks, maxRows: 1, secondDerivative: method).Evaluate(rows, 2, new CostLedger(), "test");
             var full = new PhiEvaluator(model, state, masks, maxRows: 1, fromCache: false, secondDerivative: method).Evaluate(rows, 2, new CostLedger(), "test");
+            ShouldMatch(resumed, full, rows, components, $" ({method})");
             var patched = new PhiEvaluator(model, state, masks, maxRows: 1).Evaluate(rows, 0, new CostLedger(), "test");
             for (int i = 0; i < rows.Length; i++)
-            {
-                string because = $"{components[rows[i].Component].Id} at t = {rows[i].T} ({method})";
-                resumed.Phi[i].Should().BeApproximately(full.Phi[i], 1e-9 * (1 + Math.Abs(full.Phi[i])), because);
-                patched.Phi[i].Should().BeApproximately(full.Phi[i], 1e-9 * (1 + Math.Abs(full.Phi[i])), because);
-                resumed.First[i].Should().BeApproximately(full.First[i], 1e-9 * (1 + Math.Abs(full.First[i])), because);
-                resumed.Second[i].Should().BeApproximately(full.Second[i], 1e-8 * (1 + Math.Abs(full.Second[i])), because);
-            }
+                patched.Phi[i].Should().BeApproximately(full.Phi[i], 1e-9 * (1 + Math.Abs(full.Phi[i])), components[rows[i].Component].Id);
         }
     }
 
