@@ -45,7 +45,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
 
         var queryKeyInputs = Enumerable.Range(0, n).Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key).ToArray();
         using var scope = NewDisposeScope();
-        using var masksByLength = new MasksByLength(model, components);
+        using var masksByLength = new ComponentMasksByLength(components, model.Config, model.Device);
         ComponentMasks Masks(int i) => masksByLength.For(pairs[i].Clean.Count);
         for (int i = 0; i < p; i++)
         {
@@ -206,23 +206,5 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     {
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.PositiveInfinity : sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))];
-    }
-
-    // Masks depend on the prompt length only: one index per length, shared by every stage and pair.
-    private sealed class MasksByLength(HookedTransformer model, IReadOnlyList<Component> components) : IDisposable
-    {
-        private readonly Dictionary<int, ComponentMasks> _masks = [];
-
-        public ComponentMasks For(int length)
-        {
-            if (!_masks.TryGetValue(length, out var masks))
-                _masks[length] = masks = new ComponentMasks(components, model.Config, length, model.Device);
-            return masks;
-        }
-
-        public void Dispose()
-        {
-            foreach (var masks in _masks.Values) masks.Dispose();
-        }
     }
 }

@@ -96,3 +96,26 @@ internal sealed class ComponentMasks : IDisposable
         }
     }
 }
+
+/// <summary>
+/// <see cref="ComponentMasks"/> per prompt length, each built on first use: masks depend on the length only, so every
+/// stage and pair of one length shares one index.
+/// </summary>
+internal sealed class ComponentMasksByLength(IReadOnlyList<Component> components, ModelConfig config, Device device) : IDisposable
+{
+    private readonly Dictionary<int, ComponentMasks> _masks = [];
+
+    /// <summary>The masks for prompts of <paramref name="length"/> tokens.</summary>
+    public ComponentMasks For(int length)
+    {
+        if (!_masks.TryGetValue(length, out var masks))
+            _masks[length] = masks = new ComponentMasks(components, config, length, device);
+        return masks;
+    }
+
+    /// <summary>Frees every length's index tensors.</summary>
+    public void Dispose()
+    {
+        foreach (var masks in _masks.Values) masks.Dispose();
+    }
+}

@@ -28,7 +28,7 @@ public sealed class Faithfulness
     private readonly Ablation _ablation;
     private readonly Dictionary<Site, Tensor>[] _replacement;
     private readonly Dictionary<Site, Tensor>? _mean;
-    private readonly Dictionary<int, ComponentMasks> _masks; // by prompt length
+    private readonly ComponentMasksByLength _masks;
     private readonly double _full, _empty;
 
     /// <summary>Prepares faithfulness over <paramref name="universe"/> (the components a circuit is chosen from).</summary>
@@ -43,7 +43,7 @@ public sealed class Faithfulness
         _universe = universe;
         _ablation = ablation;
         var sites = universe.Select(c => c.Site).Distinct().ToList();
-        _masks = pairs.Select(p => p.Clean.Count).Distinct().ToDictionary(t => t, t => new ComponentMasks(universe, model.Config, t, model.Device));
+        _masks = new ComponentMasksByLength(universe, model.Config, model.Device);
         using (no_grad())
         {
             _replacement = pairs.Select(p => Cache(p.Corrupted, sites)).ToArray();
@@ -119,7 +119,7 @@ public sealed class Faithfulness
             using var scope = NewDisposeScope();
             var input = ModelInput.Single(_pairs[i].Clean, _model.Device);
             var plan = new HookPlan(_model.Config);
-            var masks = _masks[(int)input.Positions];
+            var masks = _masks.For((int)input.Positions);
             foreach (var site in masks.Sites)
             {
                 // The union of the ablated components' masks at this site.
