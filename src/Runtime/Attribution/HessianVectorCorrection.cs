@@ -21,7 +21,7 @@ internal static class HessianVectorCorrection
 
     /// <summary>
     /// Estimated Taylor-remainder bound |φ(1) − φ(0) − φ′(0) − ½φ″(0)| ≤ sup|φ‴|/6, with sup|φ‴| estimated by the
-    /// secant |φ″(1) − φ″(0)| (one more double-backward row per component). An estimate, not a guarantee.
+    /// secant |φ″(1) − φ″(0)| (one more second-order row per component). An estimate, not a guarantee.
     /// </summary>
     public static (double[] Bound, double[] SecondAtOne) Bound(IPhiFunction phi, IReadOnlyList<int> components, SecondOrder atZero, CostLedger cost)
     {

@@ -25,8 +25,8 @@ internal interface IPhiFunction
 /// The engine's one primitive (DESIGN.md): for rows (c, t), evaluate φ_c(t) = M(x with a_c ← a_c + t·δ_c) and, by
 /// autograd w.r.t. the per-row vector t, φ′_c(t) and φ″_c(t). Rows are independent, so one backward of Σ_r φ_r gives
 /// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r — or, by default for φ″, one Taylor-mode jet
-/// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows start from the cached clean residual at the earliest
-/// layer in their chunk: nothing upstream of a patch can change.
+/// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows resume from the clean cache at the earliest layer
+/// and earliest first position in their chunk: nothing upstream of a patch, and no earlier position, can change.
 /// </summary>
 internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, ComponentMasks masks, int maxRows, bool fromCache = true,
     SecondDerivative secondDerivative = SecondDerivative.TaylorMode) : IPhiFunction

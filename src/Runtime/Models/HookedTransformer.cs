@@ -114,10 +114,7 @@ public sealed class HookedTransformer : nn.Module
         var resid = Jet.Constant(ForwardState.Positions(start.ResidPre, state.Start));
         bool trim = TrimsLastLayer(start.Layer, state);
         for (int l = start.Layer; l < Config.Layers; l++)
-        {
-            using var layerScope = NewDisposeScope(); // as RunLayer
-            resid = layers[l].Forward(resid, state, trim && l == Config.Layers - 1 ? position : (long?)null).KeepBeyond(layerScope);
-        }
+            resid = RunLayer(l, resid, state, trim && l == Config.Layers - 1 ? position : null);
         var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position - state.Start)));
         var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
         var logits = normed.Map(t => matmul(t, columns.t()));
@@ -221,6 +218,13 @@ public sealed class HookedTransformer : nn.Module
         {
             state.LayerScope = null;
         }
+    }
+
+    // The same for a jet: its parts made in the layer move out, every other temporary is freed.
+    private Jet RunLayer(int l, Jet resid, ForwardState state, long? queryFrom)
+    {
+        using var scope = NewDisposeScope();
+        return layers[l].Forward(resid, state, queryFrom).KeepBeyond(scope);
     }
 
     private Tensor Run(int firstLayer, Tensor resid, ForwardState state)
