@@ -8,8 +8,8 @@ public static class PeakMemory
     /// <summary>True where peak RSS can be read and reset.</summary>
     public static bool Supported => File.Exists("/proc/self/status") && File.Exists("/proc/self/clear_refs");
 
-    /// <summary>Returns freed heap pages to the system, then resets the peak to the current RSS.</summary>
-    public static void Reset()
+    // Returns freed heap pages to the system, then resets the peak to the current RSS.
+    private static void Reset()
     {
         if (!Supported) return;
         // Without the trim, glibc keeps freed tensors' pages resident and reuses them, so a later peak shows no growth.
@@ -59,11 +59,11 @@ public static class PeakMemory
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
 
-    /// <summary>Peak RSS since the last reset, in bytes (0 when unsupported).</summary>
-    public static long Peak() => Read("VmHWM:");
+    // Peak RSS since the last reset, in bytes.
+    private static long Peak() => Read("VmHWM:");
 
-    /// <summary>Current RSS, in bytes (0 when unsupported).</summary>
-    public static long Current() => Read("VmRSS:");
+    // Current RSS, in bytes.
+    private static long Current() => Read("VmRSS:");
 
     private static long Read(string key)
     {
