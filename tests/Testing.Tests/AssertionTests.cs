@@ -23,7 +23,7 @@ public class AssertionTests
         Components =
         [
             Estimate("L9H9", -2.0, -1.9, null, 0.02, false, 0.05),
-            Estimate("L4H11", -1.5, -0.2, -1.4, 0.70, true, 0.10),
+            Estimate("L4H11", -1.5, -0.2, -1.4, 0.70, true, 0), // flagged: exact, as the bound row gives it
             Estimate("L10H0", -1.0, -1.1, null, 0.05, false, 0.02),
             Estimate("L0H1", 0.3, 0.25, null, 0.10, false, 0.01),
             Estimate("L2MLP", 0.1, 0.12, null, 0.05, false, 0.01),
@@ -51,10 +51,12 @@ public class AssertionTests
     [Fact]
     public void HaveEffect_Between_honours_the_bound()
     {
-        Result.ShouldHave("L4H11").HaveEffect().Between(-1.6, -1.2);
-        // −1.4 ± 0.1 = [−1.5, −1.3]: inside [−1.45, 0] at the estimate but not with the bound.
-        var act = () => Result.ShouldHave("L4H11").HaveEffect().Between(-1.45, 0);
-        act.Should().Throw<XunitException>().WithMessage("*effect of L4H11*between -1.45 and 0*-1.4*0.1*-1.5*-1.3*");
+        Result.ShouldHave("L9H9").HaveEffect().Between(-2.0, -1.8);
+        // AtP −1.9 ± 0.05 = [−1.95, −1.85]: inside [−1.92, 0] at the estimate but not with the bound.
+        var act = () => Result.ShouldHave("L9H9").HaveEffect().Between(-1.92, 0);
+        act.Should().Throw<XunitException>().WithMessage("*effect of L9H9*between -1.92 and 0*-1.9*0.05*-1.95*-1.85*");
+        // A flagged component's estimate is its exact patching effect.
+        Result.ShouldHave("L4H11").HaveEffect().Between(-1.5, -1.5);
     }
 
     [Fact]

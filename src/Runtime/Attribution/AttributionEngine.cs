@@ -11,8 +11,9 @@ public readonly record struct AttributionProgress(string Stage, int Done, int To
 /// <summary>
 /// Screen–Flag–Fix (Zhang &amp; Wang 2026): AtP on every component (2F + 1B per pair) → a cheap curvature screen →
 /// exact HVP (one double backward per estimate) on the screened candidates → flag R̃ ≥ τ → HVP-corrected estimates
-/// with estimated bounds for flagged components → MS-HVP where the bound stays large → optional exact patching of
-/// what is still ambiguous. Any estimator can also be run for every component, e.g. patching for evaluation.
+/// with estimated bounds for flagged components, whose bound rows (the model at the patched point) also give their
+/// exact patching effects, the flagged components' final estimates. Any estimator can also be run for every
+/// component, e.g. patching for evaluation.
 /// </summary>
 public sealed class AttributionEngine(HookedTransformer model, AttributionOptions? options = null)
 {
@@ -108,35 +109,18 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
             foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, scales, c, "curvature", o.Epsilon) >= o.Tau;
 
-            // Fix: corrected estimates with bounds for flagged components; MS-HVP where the bound stays large.
+            // Fix: corrected estimates with bounds for flagged components. The bound row evaluates the model at the
+            // patched point (t = 1), so it also yields φ(1) − φ(0): the exact patching effect, at no extra cost. That is
+            // the flagged components' final estimate; MS-HVP, which approximates the same number, would only add work.
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
             ForEachPair("fix", fix, (i, phi, rows) =>
             {
                 var second = new SecondOrder([.. rows.Select(c => table.Get("atp", i, c))], [.. rows.Select(c => table.Get("curvature", i, c))]);
                 table.Set("hvp", i, rows, [.. rows.Select((_, j) => second.Corrected(j))]);
-                var (bound, secondAtOne) = HessianVectorCorrection.Bound(phi, rows, second, cost);
+                var (bound, patched) = HessianVectorCorrection.Bound(phi, rows, second, cost);
                 table.Set("bound.hvp", i, rows, bound);
-                table.Set("phi2.at1", i, rows, secondAtOne);
+                if (!o.Methods.HasFlag(Methods.Patching)) table.Set("patching", i, rows, patched);
             });
-            var deltaNorms = DeltaNorms(states, Masks);
-            double largeDelta = Percentile(candidates.Select(c => deltaNorms[c]), 0.9);
-            var multiStep = fix.Where(c => !table.Has("mshvp", c)
-                && (table.Mean("bound.hvp", c) > o.Tau * Math.Abs(table.Mean("hvp", c)) || deltaNorms[c] >= largeDelta)).ToArray();
-            ForEachPair("fix.mshvp", multiStep, (i, phi, rows) =>
-            {
-                // The end points are known from the HVP and bound rows: only interior sub-steps are new work.
-                double[] firstAtZero = [.. rows.Select(c => table.Get("atp", i, c))];
-                double[] secondAtZero = [.. rows.Select(c => 2 * table.Get("curvature", i, c))];
-                double[] secondAtOne = [.. rows.Select(c => table.Get("phi2.at1", i, c))];
-                var (estimate, bound) = MultiStepHvp.Estimate(phi, rows, o.K, cost, (firstAtZero, secondAtZero, secondAtOne));
-                table.Set("mshvp", i, rows, estimate);
-                table.Set("bound.mshvp", i, rows, bound);
-            });
-            if (o.PatchAmbiguous)
-            {
-                var ambiguous = fix.Where(c => !table.Has("patching", c) && ResultBuilder.BoundOf(table, c) > o.Tau * Math.Abs(EstimateOf(table, c))).ToArray();
-                ForEachPair("patch", ambiguous, (i, phi, rows) => table.Set("patching", i, rows, ActivationPatching.Estimate(phi, rows, cost)));
-            }
         }
 
         // Curvature diagnosis: which share of q comes from the component's own non-linearity (softmax for q/k).
@@ -188,23 +172,4 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         return order.Where((c, rank) => rank < k || score[c] >= threshold).ToArray();
     }
 
-    private static double EstimateOf(PerPairTable t, int c) => t.Has("mshvp", c) ? t.Mean("mshvp", c) : t.Mean("hvp", c);
-
-    // ‖mask_c ⊙ δ‖ per component, averaged over pairs.
-    private static double[] DeltaNorms(PairState[] states, Func<int, ComponentMasks> masks)
-    {
-        var norms = new double[masks(0).Components.Count];
-        for (int i = 0; i < states.Length; i++)
-        {
-            var squares = masks(i).Sums(site => states[i].Delta[site].square());
-            for (int c = 0; c < norms.Length; c++) norms[c] += Math.Sqrt(squares[c]) / states.Length;
-        }
-        return norms;
-    }
-
-    private static double Percentile(IEnumerable<double> values, double q)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? double.PositiveInfinity : sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))];
-    }
 }

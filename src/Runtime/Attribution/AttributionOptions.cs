@@ -89,9 +89,6 @@ public sealed record AttributionOptions
     /// <summary>Components within this fraction of the k-th |AtP| also become candidates.</summary>
     public double MarginBand { get; init; } = 0.5;
 
-    /// <summary>Exactly patch components whose final bound still exceeds τ·|estimate|.</summary>
-    public bool PatchAmbiguous { get; init; }
-
     /// <summary>ε in R and R̃: effects below ε·|M(x) − M(x′)| (1% of the whole patch's effect) are too small to flag.</summary>
     public double Epsilon { get; init; } = 1e-2;
 

@@ -10,7 +10,8 @@ public sealed record ComponentEstimate
     public required Component Component { get; init; }
     /// <summary>Its id, e.g. <c>L3H5</c>.</summary>
     public string Id => Component.Id;
-    /// <summary>Exact activation patching Δ = φ(1) − φ(0).</summary>
+    /// <summary>Exact activation patching Δ = φ(1) − φ(0): for every component when asked, and for flagged components
+    /// always (Screen–Flag–Fix's bound row evaluates the patched model anyway).</summary>
     public double? Patching { get; init; }
     /// <summary>AtP, gᵀδ = φ′(0).</summary>
     public required double Atp { get; init; }
@@ -43,12 +44,16 @@ public sealed record ComponentEstimate
     public double? RTilde { get; init; }
     /// <summary>R̃ ≥ τ.</summary>
     public bool Flagged { get; init; }
-    /// <summary>Estimated bound on |Δ − <see cref="Estimate"/>| (a posteriori, not a guarantee).</summary>
+    /// <summary>Estimated bound on |Δ − <see cref="Estimate"/>| (a posteriori, not a guarantee); 0 when the estimate is
+    /// the exact patching effect.</summary>
     public double? Bound { get; init; }
-    /// <summary>The best estimate available: MS-HVP, else HVP, else AtP.</summary>
-    public double Estimate => MsHvp ?? Hvp ?? Atp;
+    /// <summary>The best estimate available: the exact patching effect for flagged components, else MS-HVP, else HVP,
+    /// else AtP (patching asked for every component is ground truth for evaluation, not the unflagged estimates).</summary>
+    public double Estimate => ExactlyPatched ? Patching!.Value : MsHvp ?? Hvp ?? Atp;
     /// <summary>Which method <see cref="Estimate"/> comes from.</summary>
-    public string EstimateMethod => MsHvp is not null ? "mshvp" : Hvp is not null ? "hvp" : "atp";
+    public string EstimateMethod => ExactlyPatched ? "patching" : MsHvp is not null ? "mshvp" : Hvp is not null ? "hvp" : "atp";
+
+    private bool ExactlyPatched => Flagged && Patching is not null;
 }
 
 /// <summary>The outcome of an attribution run.</summary>

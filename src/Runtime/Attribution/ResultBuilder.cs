@@ -32,7 +32,7 @@ public static class ResultBuilder
             Data = data,
         };
         return estimates.All(e => e.Patching is not null)
-            ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales) }
+            ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales, data.Flagged) }
             : result;
     }
 
@@ -64,7 +64,8 @@ public static class ResultBuilder
             Flagged = data.Flagged[c],
             LocalCurvature = component.Kind is ComponentKind.Query or ComponentKind.Key ? Mean("curvature.local")
                 : component.Kind == ComponentKind.Residual || !t.Has("curvature", c) ? null : 0.0,
-            Bound = t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
+            Bound = data.Flagged[c] && t.Has("patching", c) ? 0
+                : t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
                 : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
         };
     }

@@ -39,14 +39,16 @@ public sealed record PatchingEvaluation
 
     /// <summary>Computes the evaluation from per-pair values ([pair][component] per method).</summary>
     public static PatchingEvaluation Evaluate(IReadOnlyDictionary<string, double[][]> perPair, IReadOnlyList<Component> components,
-        AttributionOptions options, double[] scales)
+        AttributionOptions options, double[] scales, IReadOnlyList<bool> flagged)
     {
         var patching = perPair["patching"];
         int pairs = patching.Length, n = components.Count;
         var values = perPair.ToDictionary(kv => kv.Key, kv => kv.Value);
-        // Screen–Flag–Fix's final estimate per pair: the best method computed for that component.
+        // Screen–Flag–Fix's final estimate per pair (as ComponentEstimate.Estimate): exact for flagged components,
+        // else the best method computed for that component.
         values["estimate"] = [.. Enumerable.Range(0, pairs).Select(i => Enumerable.Range(0, n).Select(c =>
-            new[] { "mshvp", "hvp", "atp" }.Select(m => values.TryGetValue(m, out var v) ? v[i][c] : double.NaN).First(x => !double.IsNaN(x))).ToArray())];
+            (flagged[c] ? ["patching", "mshvp", "hvp", "atp"] : new[] { "mshvp", "hvp", "atp" })
+                .Select(m => values.TryGetValue(m, out var v) ? v[i][c] : double.NaN).First(x => !double.IsNaN(x))).ToArray())];
 
         var atpError = MeanAbsError(values["atp"], patching);
         var methods = new List<MethodAgreement>();

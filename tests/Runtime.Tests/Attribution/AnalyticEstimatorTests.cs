@@ -48,12 +48,12 @@ public class AnalyticEstimatorTests
     }
 
     [Fact]
-    public void Hvp_bound_is_tight_on_a_cubic_and_zero_on_a_quadratic()
+    public void Hvp_bound_is_tight_on_a_cubic_and_zero_on_a_quadratic_and_its_row_is_the_exact_patch()
     {
         var cost = new CostLedger();
         var second = HessianVectorCorrection.Estimate(Phi, All, cost);
-        var (bound, secondAtOne) = HessianVectorCorrection.Bound(Phi, All, second, cost);
-        secondAtOne.Should().Equal(-6, 25, Math.E);
+        var (bound, patching) = HessianVectorCorrection.Bound(Phi, All, second, cost);
+        patching.Should().Equal(ActivationPatching.Estimate(Phi, All, new CostLedger()), "the bound row is the component fully patched");
         bound[0].Should().BeApproximately(0, Tol);
         bound[1].Should().BeApproximately(4, Tol);
         bound[2].Should().BeApproximately((Math.E - 1) / 6, Tol);
@@ -93,39 +93,5 @@ public class AnalyticEstimatorTests
         ReliabilityScore.Ratio(0, 1, 1e-3).Should().Be(1000);
         ReliabilityScore.Normalised(2, -1, 1e-3, 10).Should().BeApproximately(1 / 3.01, 1e-12);
         ReliabilityScore.Normalised(0, 0, 1e-3, 0).Should().Be(0);
-    }
-}
-
-/// <summary>Reusing the HVP stage's end points inside MS-HVP changes nothing but the work done.</summary>
-public class MultiStepReuseTests
-{
-    [Fact]
-    public void Ms_hvp_with_known_end_points_equals_the_full_evaluation_with_two_fewer_rows_per_component()
-    {
-        var phi = new CubicAndExp();
-        int[] all = [0, 1];
-        var full = new CostLedger();
-        var (estimate, bound) = MultiStepHvp.Estimate(phi, all, 5, full);
-        var reused = new CostLedger();
-        (double[], double[], double[]) known = ([-1.0, 1.0], [1.0, 1.0], [25.0, Math.E]);
-        var (estimate2, bound2) = MultiStepHvp.Estimate(phi, all, 5, reused, known);
-        estimate2.Should().Equal(estimate, (a, b) => Math.Abs(a - b) < 1e-12);
-        bound2.Should().Equal(bound, (a, b) => Math.Abs(a - b) < 1e-12);
-        reused.ByMethod["mshvp"].Rows.Should().Be(full.ByMethod["mshvp"].Rows - 2 * all.Length);
-    }
-
-    // φ₀ = 1 − t + ½t² + 4t³ (φ′(0) = −1, φ″ = 1 + 24t), φ₁ = eᵗ.
-    private sealed class CubicAndExp : IPhiFunction
-    {
-        public double AtZero => 1;
-
-        public PhiValues Evaluate(IReadOnlyList<PhiRow> rows, int order, CostLedger cost, string method)
-        {
-            cost.Add(method, 1, order, rows.Count, 0);
-            return new(
-                [.. rows.Select(r => r.Component == 0 ? 1 - r.T + 0.5 * r.T * r.T + 4 * r.T * r.T * r.T : Math.Exp(r.T))],
-                [.. rows.Select(r => r.Component == 0 ? -1 + r.T + 12 * r.T * r.T : Math.Exp(r.T))],
-                [.. rows.Select(r => r.Component == 0 ? 1 + 24 * r.T : Math.Exp(r.T))]);
-        }
     }
 }

@@ -109,4 +109,24 @@ public class Stories260KAttributionTests(Stories260KNameSwap data, ITestOutputHe
         // Time is for the benchmark; here, the deterministic part of the price: the screen spares exact HVPs.
         sff.Cost["hvp"].Rows.Should().BeLessThan(Full.Cost["hvp"].Rows, "the cheap screen sends only some components to an exact HVP");
     }
+
+    [SkippableFact]
+    public void Flagged_components_get_their_exact_patching_effect_from_the_bound_row_and_no_MS_HVP()
+    {
+        var sff = new AttributionEngine(data.Model!, new AttributionOptions()).Run(data.Pairs, data.Components, "stories260K");
+        var flagged = sff.Components.Where(c => c.Flagged).ToList();
+        flagged.Should().NotBeEmpty();
+        foreach (var c in flagged)
+        {
+            double truth = Full.Component(c.Id).Patching!.Value;
+            c.Patching.Should().BeApproximately(truth, 1e-4 * Math.Max(1, Math.Abs(truth)), $"{c.Id}'s bound row is the component patched (jets vs a plain forward: float32 rounding)");
+            c.Estimate.Should().Be(c.Patching!.Value);
+            c.EstimateMethod.Should().Be("patching");
+            c.Bound.Should().Be(0);
+            c.Hvp.Should().NotBeNull("the corrected estimate is still reported beside the exact one");
+        }
+        sff.Components.Where(c => !c.Flagged).Should().OnlyContain(c => c.Patching == null && c.EstimateMethod != "patching");
+        sff.Cost.Keys.Should().NotContain("mshvp", "an exact value leaves MS-HVP nothing to add");
+        sff.Cost["bound"].Rows.Should().Be(flagged.Count * data.Pairs.Count, "one row per flagged component and pair, the only patching done");
+    }
 }
