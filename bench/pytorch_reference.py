@@ -4,6 +4,11 @@ so `circuit bench --pytorch FILE` can print TorchSharp / PyTorch ratios. Runs wh
 needed for CircuitDsl itself).
 
     python3 bench/pytorch_reference.py [--threads 2] [--json reports/bench/pytorch.json]
+    python3 bench/pytorch_reference.py --serve   # what `circuit bench --pytorch run` starts
+
+With --serve it prints one JSON line (machine, operations) and then times each operation named on a line of stdin,
+answering with one JSON line: the bench times each operation here right after its own run of it, so the drift of a
+shared machine (±30 % over minutes) affects both sides of a ratio alike.
 
 Two traps that flatter CircuitDsl if ignored:
 - Debian's python3-torch links the reference (netlib) BLAS by default, 14-20x slower than OpenBLAS: install
@@ -12,7 +17,7 @@ Two traps that flatter CircuitDsl if ignored:
   200-400 ms instead of 65 ms on 2 cores. This script sets OMP_WAIT_POLICY=PASSIVE unless the caller set it.
 Shape: GPT-2 small (12 layers, 12 heads, d 768, vocab 50257), T = 16, one pair, all 144 heads, 48-row chunks.
 """
-import argparse, json, math, os, platform, statistics, time
+import argparse, json, math, os, platform, statistics, sys, time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402  (after the environment is set)
@@ -68,10 +73,13 @@ def embed(m, ids): return m["wte"][ids] + m["wpe"][:T]
 
 
 def timed(fn, repeats=3):
+    """As `circuit bench`: the first run is a warm-up; slow operations are timed by it alone, millisecond ones get
+    about 0.3 s of runs (at least `repeats`, at most 25) and report the median."""
     first = time.perf_counter(); fn(); first = time.perf_counter() - first
-    if first > 1: return first  # as `circuit bench`: slow operations are timed once
+    if first > 1: return first
+    runs = repeats if repeats == 1 else min(max(int(0.3 / max(first, 1e-4)), repeats), 25)
     times = []
-    for _ in range(repeats):
+    for _ in range(runs):
         t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -80,6 +88,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
+    ap.add_argument("--serve", action="store_true", help="time operations named on stdin, one JSON line each")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = make_model()
@@ -139,23 +148,31 @@ def main():
 
     some = comps[::len(comps) // 16][:16]
 
-    results = {
-        "forward (1 row)": timed(lambda: forward(1)),
-        "forward (8 rows)": timed(lambda: forward(8)),
-        "forward + backward (1 row)": timed(lambda: forward_backward(clean)),
-        "forward + backward (8 rows)": timed(lambda: forward_backward(clean.expand(8, T))),
-        "AtP, all heads (2F + 1B)": timed(atp),
-        "patching, all heads (cached start)": timed(lambda: rows(0, True)),
-        "patching, all heads (full forward)": timed(lambda: rows(0, False)),
-        "HVP, all heads (cached start, double backward)": timed(lambda: rows(2, True), 1),
-        "HVP, all heads (full forward, double backward)": timed(lambda: rows(2, False), 1),
-        "MS-HVP K=5, 16 heads": timed(lambda: rows(2, True, some, [k / 5 for k in range(6)]), 1),
-        "IG m=32, 16 heads": timed(lambda: rows(1, True, some, [k / 31 for k in range(32)]), 1),
+    ops = {  # name: (operation, repeats)
+        "forward (1 row)": (lambda: forward(1), 3),
+        "forward (8 rows)": (lambda: forward(8), 3),
+        "forward + backward (1 row)": (lambda: forward_backward(clean), 3),
+        "forward + backward (8 rows)": (lambda: forward_backward(clean.expand(8, T)), 3),
+        "AtP, all heads (2F + 1B)": (atp, 3),
+        "patching, all heads (cached start)": (lambda: rows(0, True), 3),
+        "patching, all heads (full forward)": (lambda: rows(0, False), 3),
+        "HVP, all heads (cached start, double backward)": (lambda: rows(2, True), 1),
+        "HVP, all heads (full forward, double backward)": (lambda: rows(2, False), 1),
+        "MS-HVP K=5, 16 heads": (lambda: rows(2, True, some, [k / 5 for k in range(6)]), 1),
+        "IG m=32, 16 heads": (lambda: rows(1, True, some, [k / 31 for k in range(32)]), 1),
     }
+    machine = dict(torch=torch.__version__, threads=torch.get_num_threads(), python=platform.python_version(),
+                   omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), blas=os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"))
+    if a.serve:
+        print(json.dumps(dict(machine=machine, operations=list(ops))), flush=True)
+        for line in sys.stdin:
+            name = line.strip()
+            answer = dict(op=name, seconds=timed(*ops[name])) if name in ops else dict(op=name, error="unknown operation")
+            print(json.dumps(answer), flush=True)
+        return
+    results = {name: timed(*op) for name, op in ops.items()}
     for k, v in results.items(): print(f"{k:50s} {v:8.3f} s")
     if a.json:
-        machine = dict(torch=torch.__version__, threads=torch.get_num_threads(), python=platform.python_version(),
-                       omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), blas=os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"))
         with open(a.json, "w") as f: json.dump(dict(machine=machine, rows=results), f, indent=2)
 
 

@@ -25,7 +25,7 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
         var pytorch = new Option<string?>("--pytorch")
         {
-            Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script first (needs Python with PyTorch).",
+            Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script beside the bench, each operation timed there right after here (needs Python with PyTorch).",
         };
         var only = new Option<string?>("--only") { Description = "Only the shapes whose name contains this text (e.g. GPT-2-small, stories)." };
         var python = new Option<string>("--python") { Description = "The Python that has PyTorch, for --pytorch run.", DefaultValueFactory = _ => "python3" };
@@ -36,10 +36,9 @@ internal static class BenchCommand
             bool isQuick = parse.GetValue(quick);
             string folder = parse.GetValue(output)!.FullName;
             Directory.CreateDirectory(folder);
-            // PyTorch runs first, so neither process's threads compete with the other's timings.
-            var reference = parse.GetValue(pytorch) is { } source
-                ? PyTorchReference.Load(source, parse.GetValue(python)!, TorchSharp.torch.get_num_threads(), folder)
-                : null;
+            string? source = parse.GetValue(pytorch);
+            var fromFile = source is null or "run" ? null : PyTorchReference.Load(source);
+            using var server = source == "run" ? PyTorchServer.Start(parse.GetValue(python)!, TorchSharp.torch.get_num_threads()) : null;
             string filter = parse.GetValue(only) ?? "";
             var shapes = Shapes(isQuick, parse.GetValue(shared)?.FullName).Where(x => x.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
             if (shapes.Count == 0) throw new BenchInputException($"--only '{filter}' matches no shape.");
@@ -50,10 +49,12 @@ internal static class BenchCommand
                 int maxRows = parse.GetValue(maxMemory) is { } budget
                     ? AttributionOptions.RowsForMemoryBudget(ParseBytes(budget), ActivationBytesPerRow(shape))
                     : 48;
-                var (r, q) = CostBenchmark.Run(shape, repeats: isQuick ? 1 : 3, maxRows: maxRows, log: s => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(s)}[/]"));
+                var (r, q) = CostBenchmark.Run(shape, repeats: isQuick ? 1 : 3, maxRows: maxRows, log: s => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(s)}[/]"),
+                    timed: shape.Name == GptSmallShape ? server is null ? null : server.TimeLikewise : null);
                 rows.AddRange(r);
                 ratios.AddRange(q);
             }
+            var reference = server?.Reference ?? fromFile;
             if (reference is not null) ratios.AddRange(reference.Compare(rows.Where(r => r.Shape == GptSmallShape)));
             var console = Rendering.Output.Console(parse);
             var table = new Table().Border(TableBorder.Rounded).Title("cost ratios (same run, same machine)").AddColumns("shape", "ratio", "value", "target", "met");
@@ -62,7 +63,10 @@ internal static class BenchCommand
             console.Write(table);
             File.WriteAllText(Path.Combine(folder, "bench.md"), Markdown(rows, ratios));
             File.WriteAllText(Path.Combine(folder, "bench.json"), JsonSerializer.Serialize(new { machine = Machine(), rows, ratios, pytorch = reference?.Machine }, new JsonSerializerOptions { WriteIndented = true }));
-            console.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(folder, "bench.md"))}[/] and bench.json");
+            // The interleaved PyTorch times, in the file format --pytorch reads back.
+            if (server is not null)
+                File.WriteAllText(Path.Combine(folder, "pytorch.json"), JsonSerializer.Serialize(new { machine = reference!.Machine, rows = reference.Seconds }, new JsonSerializerOptions { WriteIndented = true }));
+            console.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(folder, "bench.md"))}[/] and bench.json{(server is null ? "" : " and pytorch.json")}");
             return 0;
         });
         return command;

@@ -13,17 +13,11 @@ namespace CircuitDsl.Cli.Commands;
 /// <param name="Machine">What the script reports about its torch, threads and BLAS.</param>
 internal sealed record PyTorchReference(IReadOnlyDictionary<string, double> Seconds, JsonElement Machine)
 {
-    private const string Script = "bench/pytorch_reference.py";
+    internal const string Script = "bench/pytorch_reference.py";
 
-    /// <summary>Reads a JSON file written by the script, or runs the script when <paramref name="source"/> is <c>run</c>.</summary>
-    public static PyTorchReference Load(string source, string python, int threads, string folder)
+    /// <summary>Reads a JSON file the script wrote (<c>--json</c>).</summary>
+    public static PyTorchReference Load(string file)
     {
-        string file = source;
-        if (source == "run")
-        {
-            file = Path.Combine(folder, "pytorch.json");
-            RunScript(python, threads, file);
-        }
         if (!File.Exists(file)) throw new BenchInputException($"--pytorch: no file '{file}' (give the JSON bench/pytorch_reference.py wrote, or 'run').");
         try
         {
@@ -49,26 +43,99 @@ internal sealed record PyTorchReference(IReadOnlyDictionary<string, double> Seco
             yield return new(engine.Shape, "engine HVP (jets) / PyTorch HVP (full forwards, double backward)", engine.Seconds / reference, "report", true);
     }
 
-    private static void RunScript(string python, int threads, string json)
+    internal static string FindScript() => WorkingTree.FindAbove(Script)
+        ?? throw new BenchInputException($"--pytorch run: {Script} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
+}
+
+/// <summary>
+/// The reference script kept running beside the bench (<c>--serve</c>): each operation is timed there right after the
+/// bench timed it, so the drift of a shared machine, which over minutes exceeds the differences measured, falls on both
+/// sides of a ratio alike. The script waits on stdin between operations (its OpenMP threads passive), so it takes no
+/// core from the bench's own runs.
+/// </summary>
+internal sealed class PyTorchServer : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _errors = new();
+    private readonly Dictionary<string, double> _seconds = [];
+    private HashSet<string> _operations = [];
+    private JsonElement _machine;
+
+    private PyTorchServer(Process process)
     {
-        string script = FindScript();
-        var info = new ProcessStartInfo(python) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { script, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json", json })
+        _process = process;
+        // Drained as it comes, so a chatty stderr cannot fill its pipe and stall the script.
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_errors) _errors.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>Starts the script and waits until its model and pair are ready.</summary>
+    public static PyTorchServer Start(string python, int threads)
+    {
+        var info = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { PyTorchReference.FindScript(), "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture), "--serve" })
             info.ArgumentList.Add(arg);
         Process process;
         try { process = Process.Start(info) ?? throw new BenchInputException($"--pytorch run: could not start '{python}'."); }
         catch (System.ComponentModel.Win32Exception e) { throw new BenchInputException($"--pytorch run: could not start '{python}' ({e.Message}); pass --python."); }
-        using (process)
+        var server = new PyTorchServer(process);
+        try
         {
-            string errors = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-                throw new BenchInputException($"--pytorch run: {Script} failed with exit code {process.ExitCode}: {errors.Trim().Split('\n').LastOrDefault()}");
+            using var hello = JsonDocument.Parse(server.ReadLine());
+            server._operations = hello.RootElement.GetProperty("operations").EnumerateArray().Select(x => x.GetString()!).ToHashSet();
+            server._machine = hello.RootElement.GetProperty("machine").Clone();
+            return server;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            server.Dispose();
+            throw new BenchInputException($"--pytorch run: {PyTorchReference.Script} --serve did not answer as expected ({e.Message}).");
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
         }
     }
 
-    private static string FindScript() => WorkingTree.FindAbove(Script)
-        ?? throw new BenchInputException($"--pytorch run: {Script} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
+    /// <summary>Times <paramref name="row"/>'s operation in PyTorch, if the script knows it.</summary>
+    public void TimeLikewise(BenchRow row)
+    {
+        if (!_operations.Contains(row.Operation)) return;
+        _process.StandardInput.WriteLine(row.Operation);
+        _process.StandardInput.Flush();
+        using var answer = JsonDocument.Parse(ReadLine());
+        if (!answer.RootElement.TryGetProperty("seconds", out var seconds))
+            throw new BenchInputException($"--pytorch run: the script could not time '{row.Operation}': {answer.RootElement}");
+        _seconds[row.Operation] = seconds.GetDouble();
+    }
+
+    /// <summary>The times so far, as a reference to compare with.</summary>
+    public PyTorchReference Reference => new(_seconds, _machine);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(10_000)) _process.Kill();
+        }
+        _process.Dispose();
+    }
+
+    private string ReadLine()
+    {
+        if (_process.StandardOutput.ReadLine() is { } line) return line;
+        string code = "none yet";
+        if (_process.WaitForExit(5_000))
+        {
+            _process.WaitForExit(); // without a timeout it also waits for the last of stderr to be read
+            code = _process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        string last;
+        lock (_errors) last = _errors.ToString().Trim().Split('\n').LastOrDefault() ?? "";
+        throw new BenchInputException($"--pytorch run: {PyTorchReference.Script} stopped (exit code {code}): {last}");
+    }
 }
 
 /// <summary>Bad input to <c>circuit bench</c>.</summary>

@@ -38,8 +38,13 @@ public sealed record BenchShape(string Name, HookedTransformer Model, PromptPair
 /// </summary>
 public static class CostBenchmark
 {
-    /// <summary>Runs the benchmark; at least <paramref name="repeats"/> timed runs after one warm-up (more for millisecond operations), median reported.</summary>
-    public static (IReadOnlyList<BenchRow> Rows, IReadOnlyList<BenchRatio> Ratios) Run(BenchShape shape, int repeats = 3, int maxRows = 48, Action<string>? log = null)
+    /// <summary>
+    /// Runs the benchmark; at least <paramref name="repeats"/> timed runs after one warm-up (more for millisecond
+    /// operations), median reported. <paramref name="timed"/> sees each row as soon as it is measured, e.g. to time a
+    /// reference implementation of the same operation right then, under the same machine conditions.
+    /// </summary>
+    public static (IReadOnlyList<BenchRow> Rows, IReadOnlyList<BenchRatio> Ratios) Run(BenchShape shape, int repeats = 3, int maxRows = 48, Action<string>? log = null,
+        Action<BenchRow>? timed = null)
     {
         var rows = new List<BenchRow>();
         var model = shape.Model;
@@ -81,6 +86,7 @@ public static class CostBenchmark
             }
             var row = new BenchRow(shape.Name, op, times.Order().ElementAt(times.Count / 2), rowCount, peak);
             rows.Add(row);
+            timed?.Invoke(row);
             return row;
         }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CircuitDsl.Cli.Commands;
 
 namespace CircuitDsl.Cli.Tests.Commands;
 
@@ -62,5 +63,45 @@ public class BenchCommandTests
         {
             Directory.Delete(folder, true);
         }
+    }
+
+    [SkippableFact]
+    public void The_pytorch_script_kept_beside_the_bench_times_each_operation_it_knows_and_a_dead_one_is_a_typed_error()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "The stand-in Python is a shell script.");
+        string folder = Path.Combine(Path.GetTempPath(), $"cdsl-bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            // A stand-in for Python: speaks the script's --serve protocol without needing PyTorch.
+            string fake = Executable(folder, "fake-python", """
+                #!/bin/sh
+                echo '{"machine": {"torch": "fake"}, "operations": ["forward (1 row)"]}'
+                while read -r op; do echo "{\"op\": \"$op\", \"seconds\": 0.25}"; done
+                """);
+            using (var server = PyTorchServer.Start(fake, threads: 2))
+            {
+                server.TimeLikewise(new("GPT", "forward (1 row)", 0.3, 1));
+                server.TimeLikewise(new("GPT", "an operation the script does not have", 1, 1));
+                server.Reference.Seconds.Should().Equal(new Dictionary<string, double> { ["forward (1 row)"] = 0.25 });
+                server.Reference.Compare([new("GPT", "forward (1 row)", 0.3, 1)]).Single().Value.Should().BeApproximately(1.2, 1e-12);
+            }
+
+            string dead = Executable(folder, "dead-python", "#!/bin/sh\necho 'no torch here' >&2\nexit 3\n");
+            FluentActions.Invoking(() => PyTorchServer.Start(dead, threads: 2))
+                .Should().Throw<ArgumentException>().WithMessage("*stopped (exit code 3)*no torch here*");
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
+    }
+
+    private static string Executable(string folder, string name, string text)
+    {
+        string path = Path.Combine(folder, name);
+        File.WriteAllText(path, text.Replace("\r\n", "\n"));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
     }
 }
