@@ -167,7 +167,11 @@ def main():
         print(json.dumps(dict(machine=machine, operations=list(ops))), flush=True)
         for line in sys.stdin:
             name = line.strip()
+            # Idle spells around each timing: OpenBLAS's worker threads keep spinning for a while after a GEMM
+            # (2^28 cycles, ~0.1 s) and would take a core from the bench's next runs; the bench's threads likewise.
+            time.sleep(0.1)
             answer = dict(op=name, seconds=timed(*ops[name])) if name in ops else dict(op=name, error="unknown operation")
+            time.sleep(0.3)
             print(json.dumps(answer), flush=True)
         return
     results = {name: timed(*op) for name, op in ops.items()}
