@@ -50,11 +50,11 @@ internal static class BenchCommand
                     ? AttributionOptions.RowsForMemoryBudget(ParseBytes(budget), ActivationBytesPerRow(shape))
                     : 48;
                 var (r, q) = CostBenchmark.Run(shape, repeats: isQuick ? 1 : 3, maxRows: maxRows, log: s => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(s)}[/]"),
-                    timed: shape.Name == GptSmallShape ? server is null ? null : server.TimeLikewise : null);
+                    reference: shape.Name == GptSmallShape ? server : null);
                 rows.AddRange(r);
                 ratios.AddRange(q);
             }
-            var reference = server?.Reference ?? fromFile;
+            var reference = server is null ? fromFile : PyTorchReference.FromRows(rows.Where(r => r.Shape == GptSmallShape), server.Machine);
             if (reference is not null) ratios.AddRange(reference.Compare(rows.Where(r => r.Shape == GptSmallShape)));
             var console = Rendering.Output.Console(parse);
             var table = new Table().Border(TableBorder.Rounded).Title("cost ratios (same run, same machine)").AddColumns("shape", "ratio", "value", "target", "met");

@@ -31,6 +31,10 @@ internal sealed record PyTorchReference(IReadOnlyDictionary<string, double> Seco
         }
     }
 
+    /// <summary>The PyTorch times the bench took beside its own (<see cref="BenchRow.ReferenceSeconds"/>).</summary>
+    public static PyTorchReference FromRows(IEnumerable<BenchRow> rows, JsonElement machine) =>
+        new(rows.Where(r => r.ReferenceSeconds is not null).ToDictionary(r => r.Operation, r => r.ReferenceSeconds!.Value), machine);
+
     /// <summary>TorchSharp / PyTorch for every operation both measured (target ≤ 1.1), and the engine's HVP against PyTorch's.</summary>
     public IEnumerable<BenchRatio> Compare(IEnumerable<BenchRow> ours)
     {
@@ -53,11 +57,10 @@ internal sealed record PyTorchReference(IReadOnlyDictionary<string, double> Seco
 /// sides of a ratio alike. The script waits on stdin between operations (its OpenMP threads passive), so it takes no
 /// core from the bench's own runs.
 /// </summary>
-internal sealed class PyTorchServer : IDisposable
+internal sealed class PyTorchServer : IReferenceTimer, IDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _errors = new();
-    private readonly Dictionary<string, double> _seconds = [];
     private HashSet<string> _operations = [];
     private JsonElement _machine;
 
@@ -98,20 +101,20 @@ internal sealed class PyTorchServer : IDisposable
         }
     }
 
-    /// <summary>Times <paramref name="row"/>'s operation in PyTorch, if the script knows it.</summary>
-    public void TimeLikewise(BenchRow row)
+    /// <summary>What the script reports about its torch, threads and BLAS.</summary>
+    public JsonElement Machine => _machine;
+
+    /// <summary>Times <paramref name="operation"/> in PyTorch; null when the script does not have it.</summary>
+    public double? Time(string operation)
     {
-        if (!_operations.Contains(row.Operation)) return;
-        _process.StandardInput.WriteLine(row.Operation);
+        if (!_operations.Contains(operation)) return null;
+        _process.StandardInput.WriteLine(operation);
         _process.StandardInput.Flush();
         using var answer = JsonDocument.Parse(ReadLine());
         if (!answer.RootElement.TryGetProperty("seconds", out var seconds))
-            throw new BenchInputException($"--pytorch run: the script could not time '{row.Operation}': {answer.RootElement}");
-        _seconds[row.Operation] = seconds.GetDouble();
+            throw new BenchInputException($"--pytorch run: the script could not time '{operation}': {answer.RootElement}");
+        return seconds.GetDouble();
     }
-
-    /// <summary>The times so far, as a reference to compare with.</summary>
-    public PyTorchReference Reference => new(_seconds, _machine);
 
     public void Dispose()
     {

@@ -13,7 +13,15 @@ namespace CircuitDsl.Runtime.Benchmarks;
 /// <param name="Seconds">Median wall time.</param>
 /// <param name="Rows">Batch rows processed.</param>
 /// <param name="PeakBytes">Peak RSS growth during the operation (0 when not measured).</param>
-public sealed record BenchRow(string Shape, string Operation, double Seconds, long Rows, long PeakBytes = 0);
+/// <param name="ReferenceSeconds">A reference implementation's median time for the same operation, timed alternately with this one (null when none).</param>
+public sealed record BenchRow(string Shape, string Operation, double Seconds, long Rows, long PeakBytes = 0, double? ReferenceSeconds = null);
+
+/// <summary>Another implementation of the bench's operations (e.g. PyTorch eager), timed beside it.</summary>
+public interface IReferenceTimer
+{
+    /// <summary>Median seconds of <paramref name="operation"/> (a bench row name) there, or null when it has no such operation.</summary>
+    double? Time(string operation);
+}
 
 /// <summary>A ratio the paper's cost model predicts, with its target.</summary>
 /// <param name="Shape">Shape.</param>
@@ -40,11 +48,11 @@ public static class CostBenchmark
 {
     /// <summary>
     /// Runs the benchmark; at least <paramref name="repeats"/> timed runs after one warm-up (more for millisecond
-    /// operations), median reported. <paramref name="timed"/> sees each row as soon as it is measured, e.g. to time a
-    /// reference implementation of the same operation right then, under the same machine conditions.
+    /// operations), median reported. With a <paramref name="reference"/>, each operation it has is also timed there,
+    /// alternating with the bench's own runs (<see cref="BenchRow.ReferenceSeconds"/>).
     /// </summary>
     public static (IReadOnlyList<BenchRow> Rows, IReadOnlyList<BenchRatio> Ratios) Run(BenchShape shape, int repeats = 3, int maxRows = 48, Action<string>? log = null,
-        Action<BenchRow>? timed = null)
+        IReferenceTimer? reference = null)
     {
         var rows = new List<BenchRow>();
         var model = shape.Model;
@@ -58,24 +66,27 @@ public static class CostBenchmark
         BenchRow Time(string op, long rowCount, Action action, bool memory = false)
         {
             log?.Invoke($"{shape.Name}: {op}");
-            var times = new List<double>();
             // The first run doubles as warm-up; operations that take over a second are timed once (noise is small
             // relative to them and the full bench must stay under ten minutes).
             var first = Stopwatch.StartNew();
             using (var warm = NewDisposeScope()) action();
             bool slow = first.Elapsed.TotalSeconds > 1;
-            if (slow) times.Add(first.Elapsed.TotalSeconds);
             // Millisecond operations spike on a shared machine: in a full run they get more runs (≈ 0.3 s of them, at
             // most 25) before the median is taken.
             int runs = slow ? 0 : repeats == 1 ? 1 : Math.Clamp((int)(0.3 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
-            for (int i = 0; i < runs; i++)
+            double ours = slow ? first.Elapsed.TotalSeconds : Median(runs, action);
+            // Against a reference, rounds alternate with its runs of the same operation, so both sides see the same
+            // machine: its load drifts by tens of percent within a minute. Each side reports its median round.
+            double? theirs = null;
+            if (reference?.Time(op) is double once)
             {
-                // Finalizers free native tensors; left pending they would run on the finalizer thread, during the
-                // timed run, on one of the two cores.
-                Settle();
-                var watch = Stopwatch.StartNew();
-                using (var scope = NewDisposeScope()) action();
-                times.Add(watch.Elapsed.TotalSeconds);
+                List<double> mine = [ours], others = [once];
+                for (int round = 1; round < (slow ? 1 : ReferenceRounds); round++)
+                {
+                    mine.Add(Median(runs, action));
+                    others.Add(reference.Time(op) ?? once);
+                }
+                (ours, theirs) = (mine.Order().ElementAt(mine.Count / 2), others.Order().ElementAt(others.Count / 2));
             }
             long peak = 0;
             if (memory)
@@ -84,9 +95,8 @@ public static class CostBenchmark
                 Settle();
                 peak = PeakMemory.Measure(() => { using var scope = NewDisposeScope(); action(); });
             }
-            var row = new BenchRow(shape.Name, op, times.Order().ElementAt(times.Count / 2), rowCount, peak);
+            var row = new BenchRow(shape.Name, op, ours, rowCount, peak, theirs);
             rows.Add(row);
-            timed?.Invoke(row);
             return row;
         }
 
@@ -152,9 +162,9 @@ public static class CostBenchmark
             if (forward.PeakBytes >= 1 << 20)
                 ratios.Add(new(shape.Name, $"peak memory per HVP row ({how}) / forward row ({mib}; forward {forward.PeakBytes / (double)(1 << 20):F1} MiB)",
                     perRow / forward.PeakBytes, "report", true));
-            if (shape.ReferenceHvpBytesPerRow is long reference)
-                ratios.Add(Ratio(shape.Name, $"peak memory per HVP row ({how}) / the reference's ({mib}; reference {reference / (double)(1 << 20):F1} MiB)",
-                    perRow / reference, 1, lower: true));
+            if (shape.ReferenceHvpBytesPerRow is long referenceBytes)
+                ratios.Add(Ratio(shape.Name, $"peak memory per HVP row ({how}) / the reference's ({mib}; reference {referenceBytes / (double)(1 << 20):F1} MiB)",
+                    perRow / referenceBytes, 1, lower: true));
         }
 
         if (shape.PerPosition)
@@ -194,6 +204,25 @@ public static class CostBenchmark
                     PatchingEvaluation.TopKOverlap([.. result!.Components.Select(x => x.Estimate)], exact, 5), "report", true));
             }
         }
+    }
+
+    /// <summary>Rounds of alternating runs per operation (under a second) when a reference is timed beside the bench.</summary>
+    public const int ReferenceRounds = 3;
+
+    // The median of `runs` timed runs.
+    private static double Median(int runs, Action action)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            // Finalizers free native tensors; left pending they would run on the finalizer thread, during the
+            // timed run, on one of the two cores.
+            Settle();
+            var watch = Stopwatch.StartNew();
+            using (var scope = NewDisposeScope()) action();
+            times.Add(watch.Elapsed.TotalSeconds);
+        }
+        return times.Order().ElementAt(times.Count / 2);
     }
 
     private static void Settle()

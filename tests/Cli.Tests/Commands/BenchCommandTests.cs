@@ -81,10 +81,12 @@ public class BenchCommandTests
                 """);
             using (var server = PyTorchServer.Start(fake, threads: 2))
             {
-                server.TimeLikewise(new("GPT", "forward (1 row)", 0.3, 1));
-                server.TimeLikewise(new("GPT", "an operation the script does not have", 1, 1));
-                server.Reference.Seconds.Should().Equal(new Dictionary<string, double> { ["forward (1 row)"] = 0.25 });
-                server.Reference.Compare([new("GPT", "forward (1 row)", 0.3, 1)]).Single().Value.Should().BeApproximately(1.2, 1e-12);
+                server.Time("forward (1 row)").Should().Be(0.25);
+                server.Time("an operation the script does not have").Should().BeNull();
+                server.Machine.GetProperty("torch").GetString().Should().Be("fake");
+                var reference = PyTorchReference.FromRows([new("GPT", "forward (1 row)", 0.3, 1, ReferenceSeconds: 0.25), new("GPT", "AtP", 0.2, 2)], server.Machine);
+                reference.Seconds.Should().Equal(new Dictionary<string, double> { ["forward (1 row)"] = 0.25 });
+                reference.Compare([new("GPT", "forward (1 row)", 0.3, 1)]).Single().Value.Should().BeApproximately(1.2, 1e-12);
             }
 
             string dead = Executable(folder, "dead-python", "#!/bin/sh\necho 'no torch here' >&2\nexit 3\n");
