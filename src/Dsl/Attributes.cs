@@ -158,7 +158,7 @@ public sealed class EdgeAttribute : Attribute
 /// <summary>How an experiment estimates effects.</summary>
 public enum Estimator
 {
-    /// <summary>AtP on all, R̃ flags, HVP fixes with the exact effect of each flagged component (the default).</summary>
+    /// <summary>AtP on all, R̃ flags; flagged components get the HVP correction and their exact patched effect (the default).</summary>
     ScreenFlagFix,
     /// <summary>Exact activation patching.</summary>
     Patching,
