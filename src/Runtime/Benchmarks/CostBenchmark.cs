@@ -138,7 +138,7 @@ public static class CostBenchmark
         double perPatch = patchCached.Seconds / heads.Count;
 
         var ratios = new List<BenchRatio>();
-        ScreenFlagFix("all heads", heads, truth, patchCached, 3, stages: true, fullForwardPatching: patchFull);
+        ScreenFlagFix("all heads", heads, truth, patchCached, 3, fullForwardPatching: patchFull);
         ratios.InsertRange(0, new List<BenchRatio>
         {
             Ratio(shape.Name, "AtP / (2F + 1B)", atp.Seconds / (forward.Seconds + backward.Seconds), 1.2, lower: true),
@@ -176,13 +176,13 @@ public static class CostBenchmark
             double[] truthPositions = [];
             var patchPositions = Time("patching, heads × positions", perPosition.Count,
                 () => truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger()));
-            ScreenFlagFix("heads × positions", perPosition, truthPositions, patchPositions, 10, stages: false);
+            ScreenFlagFix("heads × positions", perPosition, truthPositions, patchPositions, 10);
         }
         return (rows, ratios);
 
         // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
-        // agreement, and (once) where its time goes, stage by stage, from its own cost ledger.
-        void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, double target, bool stages,
+        // agreement, and where its time goes, stage by stage, from its own cost ledger (of the last timed run).
+        void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, double target,
             BenchRow? fullForwardPatching = null)
         {
             foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
@@ -192,9 +192,8 @@ public static class CostBenchmark
                 AttributionResult? result = null;
                 var options = new AttributionOptions { MaxRowsPerChunk = maxRows, Screen = screen };
                 var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, () => result = new AttributionEngine(model, options).Run([shape.Pair], components));
-                if (stages)
-                    foreach (var (stage, spent) in result!.Cost)
-                        rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
+                foreach (var (stage, spent) in result!.Cost)
+                    rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
                 ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", patching.Seconds / sff.Seconds, target, lower: false));
                 // The reference patched with full forwards; the target above is against our cached patching.
                 if (fullForwardPatching is not null)
