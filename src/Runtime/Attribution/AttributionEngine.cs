@@ -103,7 +103,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var score = screenKey is null ? atpMeans.Select(Math.Abs).ToArray()
                 : [.. atpMeans.Select((a, c) => Math.Max(Math.Abs(a), Math.Abs(a + table.Mean(screenKey, c))))];
             var candidates = Candidates(score);
-            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, scales, c, screenKey, o.Epsilon) >= o.Tau * o.ScreenTauFraction)).ToArray();
+            var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, scales, c, screenKey, o.Epsilon) >= o.Tau * o.ScreenFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
             ForEachPair("flag", needExact, (i, phi, rows) =>
                 table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));

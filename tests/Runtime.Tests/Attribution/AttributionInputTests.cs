@@ -27,6 +27,7 @@ public class AttributionInputTests
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Residual, 0, 9)])).Should().Throw<AttributionInputException>().WithMessage("*L0R9*position*");
         new AttributionEngine(model, new AttributionOptions { Tau = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*τ*");
         new AttributionEngine(model, new AttributionOptions { K = 0 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*K*");
+        new AttributionEngine(model, new AttributionOptions { ScreenTauFraction = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*fraction of τ*[0, 1]*1.5*");
     }
 
     [Fact]

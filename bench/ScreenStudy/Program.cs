@@ -1,0 +1,67 @@
+// The screen-threshold study behind AttributionOptions.ScreenTauFraction (docs/screen-threshold-study.md): for each
+// model and component set, the exact HVPs each cheap screen and threshold asks for, and the flags it finds against
+// exact HVPs for every component. Deterministic (seeded pairs and probes); prints markdown.
+//
+//     dotnet run --project bench/ScreenStudy -c Release
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Datasets;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Tokenizers;
+using CircuitDsl.Runtime.Training;
+
+string root = RepositoryRoot();
+var cases = new List<(string Name, HookedTransformer Model, IReadOnlyList<PromptPair> Pairs, IReadOnlyList<Component> Components)>();
+foreach (var toy in new[] { "ioi", "induction" })
+{
+    var model = ModelLoader.Load(Path.Combine(root, "models", toy));
+    cases.Add(($"{toy} toy, heads + MLPs", model, ToyTask.Create(toy).Pairs(8, seed: 3), [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)]));
+}
+string stories = Path.Combine(root, "..", "shared", "models", "stories260K", "stories260K.bin");
+if (File.Exists(stories))
+{
+    var model = ModelLoader.Load(stories);
+    var pairs = NameSwap.Build(TokenizerLoader.Load(stories, model.Config), ["Lily", "Tim"],
+        fillers: new Dictionary<string, string[]> { ["place"] = ["park", "garden", "house"], ["thing"] = ["ball"] });
+    cases.Add(("stories260K, heads + MLPs", model, pairs, [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)]));
+    var sameLength = pairs.Where(x => x.Clean.Count == pairs[0].Clean.Count).Take(8).ToList();
+    cases.Add(("stories260K, heads × positions", model, sameLength, Components.HeadsPerPosition(model.Config, pairs[0].Clean.Count)));
+}
+else Console.Error.WriteLine($"stories260K skipped: {stories} not found (../shared beside the repository).");
+var gpt2 = new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 50257, Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, HeadDim = 64, Intermediate = 3072,
+    MaxPositions = 1024, Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true,
+    MlpBias = true, TiedEmbeddings = true };
+var random = new Random(5); // the bench's GPT-2-small-shaped pair
+int[] clean = [.. Enumerable.Range(0, 16).Select(_ => random.Next(gpt2.VocabSize))];
+var corrupted = clean.ToArray();
+corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
+corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
+var gpt = ToyTrainer.Initialise(gpt2, seed: 1);
+PromptPair[] gptPairs = [new(clean, corrupted, 11, 22)];
+cases.Add(("GPT-2-small-shaped (synthetic), heads", gpt, gptPairs, Components.Heads(gpt2)));
+cases.Add(("GPT-2-small-shaped (synthetic), heads × positions", gpt, gptPairs, Components.HeadsPerPosition(gpt2, 16)));
+
+Console.WriteLine("| model, components | pairs | screen | fraction of τ | exact HVP rows | flags | exact flags missed |");
+Console.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | --- |");
+foreach (var (name, model, pairs, components) in cases)
+{
+    // Exact curvature for every component: its flags are the reference (among candidates chosen by |AtP|).
+    var exact = new AttributionEngine(model, new AttributionOptions { Screen = CurvatureScreen.Exact }).Run(pairs, components);
+    var exactFlags = exact.Components.Where(c => c.Flagged).Select(c => c.Id).ToHashSet();
+    Console.WriteLine($"| {name} | {pairs.Count} | exact (every component) | – | {exact.Cost["hvp"].Rows} | {exactFlags.Count} | |");
+    foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
+        foreach (var fraction in new[] { 0.25, 0.5, 0.75, 1.0 })
+        {
+            var result = new AttributionEngine(model, new AttributionOptions { Screen = screen, ScreenTauFraction = fraction }).Run(pairs, components);
+            var flags = result.Components.Where(c => c.Flagged).Select(c => c.Id).ToHashSet();
+            long rows = result.Cost.TryGetValue("hvp", out var hvp) ? hvp.Rows : 0;
+            Console.WriteLine($"| | | {screen} | {fraction:F2} | {rows} | {flags.Count} | {string.Join(", ", exactFlags.Except(flags))} |");
+        }
+}
+
+static string RepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln"))) return dir.FullName;
+    throw new DirectoryNotFoundException("Run from inside the repository (CircuitDsl.sln not found above the program).");
+}
