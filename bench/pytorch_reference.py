@@ -74,10 +74,10 @@ def embed(m, ids): return m["wte"][ids] + m["wpe"][:T]
 
 def timed(fn, repeats=3):
     """As `circuit bench`: the first run is a warm-up; slow operations are timed by it alone, millisecond ones get
-    about 0.3 s of runs (at least `repeats`, at most 25) and report the median."""
+    about a second of runs (at least `repeats`, at most 25) and report the median."""
     first = time.perf_counter(); fn(); first = time.perf_counter() - first
     if first > 1: return first
-    runs = repeats if repeats == 1 else min(max(int(0.3 / max(first, 1e-4)), repeats), 25)
+    runs = repeats if repeats == 1 else min(max(int(1.0 / max(first, 1e-4)), repeats), 25)
     times = []
     for _ in range(runs):
         t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)

@@ -71,9 +71,9 @@ public static class CostBenchmark
             var first = Stopwatch.StartNew();
             using (var warm = NewDisposeScope()) action();
             bool slow = first.Elapsed.TotalSeconds > 1;
-            // Millisecond operations spike on a shared machine: in a full run they get more runs (≈ 0.3 s of them, at
-            // most 25) before the median is taken.
-            int runs = slow ? 0 : repeats == 1 ? 1 : Math.Clamp((int)(0.3 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
+            // Operations under a second meet the shared machine's slow spells (tens of percent, for seconds): in a full
+            // run they get about a second of runs (at most 25) before the median is taken.
+            int runs = slow ? 0 : repeats == 1 ? 1 : Math.Clamp((int)(1.0 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
             double ours = slow ? first.Elapsed.TotalSeconds : Median(runs, action);
             // Against a reference, rounds alternate with its runs of the same operation, so both sides see the same
             // machine: its load drifts by tens of percent within a minute. Each side reports its median round.
