@@ -29,6 +29,7 @@ internal static class AttributeCommand
         var tau = new Option<double>("--tau") { Description = "Flag threshold on R̃.", DefaultValueFactory = _ => 1.0 / 3 };
         var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => CurvatureScreen.Hutchinson };
         var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => 4 };
+        var screenFraction = new Option<double?>("--screen-fraction") { Description = "Screened R̃ that earns an exact HVP, as a fraction of τ (default: 0.75 Hutchinson, 0.25 gradient difference)." };
         var top = new Option<int>("--top") { Description = "Rows of the console table.", DefaultValueFactory = _ => 15 };
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };
@@ -39,7 +40,7 @@ internal static class AttributeCommand
 
         var command = new Command("attribute", "Attribute a metric (answer − wrong logit) to components with Screen–Flag–Fix.")
         {
-            model, device, clean, corrupt, answer, wrong, pairs, components, methods, noSff, k, igSteps, tau, screen, probes, top, rows, json,
+            model, device, clean, corrupt, answer, wrong, pairs, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json,
             shard, shardAxis, partial, devices,
         };
         command.SetAction(parse =>
@@ -72,6 +73,7 @@ internal static class AttributeCommand
                 Tau = parse.GetValue(tau),
                 Screen = parse.GetValue(screen),
                 HutchinsonProbes = parse.GetValue(probes),
+                ScreenTauFraction = parse.GetValue(screenFraction),
                 MaxRowsPerChunk = parse.GetValue(rows),
             };
             var set = Components.Parse(parse.GetValue(components)!, m.Config, data.Min(p => p.Clean.Count));

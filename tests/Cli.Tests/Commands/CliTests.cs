@@ -88,6 +88,16 @@ public class AttributeCommandTests
     private static bool Has(JsonElement e, string name) => e.TryGetProperty(name, out var _);
 
     [SkippableFact]
+    public void A_screen_fraction_outside_0_to_1_is_a_clear_error()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        var act = () => CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
+            "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim", "--screen-fraction", "2");
+        act.Should().Throw<ArgumentException>().WithMessage("*fraction of τ*[0, 1]*2*");
+    }
+
+    [SkippableFact]
     public void Multi_token_answer_is_a_clear_error()
     {
         string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
