@@ -4,20 +4,21 @@
 //
 //     dotnet run --project bench/ScreenStudy -c Release
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Benchmarks;
 using CircuitDsl.Runtime.Datasets;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Tokenizers;
 using CircuitDsl.Runtime.Training;
+using CircuitDsl.Tests.Support;
 
-string root = RepositoryRoot();
 var cases = new List<(string Name, HookedTransformer Model, IReadOnlyList<PromptPair> Pairs, IReadOnlyList<Component> Components)>();
 foreach (var toy in new[] { "ioi", "induction" })
 {
-    var model = ModelLoader.Load(Path.Combine(root, "models", toy));
+    var model = ModelLoader.Load(RepositoryRoot.Combine("models", toy));
     cases.Add(($"{toy} toy, heads + MLPs", model, ToyTask.Create(toy).Pairs(8, seed: 3), [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)]));
 }
-string stories = Path.Combine(root, "..", "shared", "models", "stories260K", "stories260K.bin");
+string stories = RepositoryRoot.Combine("..", "shared", "models", "stories260K", "stories260K.bin");
 if (File.Exists(stories))
 {
     var model = ModelLoader.Load(stories);
@@ -28,18 +29,9 @@ if (File.Exists(stories))
     cases.Add(("stories260K, heads × positions", model, sameLength, Components.HeadsPerPosition(model.Config, pairs[0].Clean.Count)));
 }
 else Console.Error.WriteLine($"stories260K skipped: {stories} not found (../shared beside the repository).");
-var gpt2 = new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 50257, Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, HeadDim = 64, Intermediate = 3072,
-    MaxPositions = 1024, Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true,
-    MlpBias = true, TiedEmbeddings = true };
-var random = new Random(5); // the bench's GPT-2-small-shaped pair
-int[] clean = [.. Enumerable.Range(0, 16).Select(_ => random.Next(gpt2.VocabSize))];
-var corrupted = clean.ToArray();
-corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
-corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
-var gpt = ToyTrainer.Initialise(gpt2, seed: 1);
-PromptPair[] gptPairs = [new(clean, corrupted, 11, 22)];
-cases.Add(("GPT-2-small-shaped (synthetic), heads", gpt, gptPairs, Components.Heads(gpt2)));
-cases.Add(("GPT-2-small-shaped (synthetic), heads × positions", gpt, gptPairs, Components.HeadsPerPosition(gpt2, 16)));
+var gpt = SyntheticGpt2.Shape(); // the bench's GPT-2-small-shaped model and pair
+cases.Add(("GPT-2-small-shaped (synthetic), heads", gpt.Model, [gpt.Pair], Components.Heads(gpt.Model.Config)));
+cases.Add(("GPT-2-small-shaped (synthetic), heads × positions", gpt.Model, [gpt.Pair], Components.HeadsPerPosition(gpt.Model.Config, gpt.Pair.Clean.Count)));
 
 Console.WriteLine("| model, components | pairs | screen | fraction of τ | exact HVP rows | flags | exact flags missed |");
 Console.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | --- |");
@@ -57,11 +49,4 @@ foreach (var (name, model, pairs, components) in cases)
             long rows = result.Cost.TryGetValue("hvp", out var hvp) ? hvp.Rows : 0;
             Console.WriteLine($"| | | {screen} | {fraction:F2} | {rows} | {flags.Count} | {string.Join(", ", exactFlags.Except(flags))} |");
         }
-}
-
-static string RepositoryRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "CircuitDsl.sln"))) return dir.FullName;
-    throw new DirectoryNotFoundException("Run from inside the repository (CircuitDsl.sln not found above the program).");
 }

@@ -25,7 +25,7 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
         var pytorch = new Option<string?>("--pytorch")
         {
-            Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script beside the bench, each operation timed there right after here (needs Python with PyTorch).",
+            Description = "PyTorch eager times for the GPT-2-small rows: a JSON file written by bench/pytorch_reference.py, or 'run' to run that script beside the bench, each operation timed there in rounds alternating with the bench's (needs Python with PyTorch).",
         };
         var only = new Option<string?>("--only") { Description = "Only the shapes whose name contains this text (e.g. GPT-2-small, stories)." };
         var python = new Option<string>("--python") { Description = "The Python that has PyTorch, for --pytorch run.", DefaultValueFactory = _ => "python3" };
@@ -85,26 +85,15 @@ internal static class BenchCommand
             var pair = NameSwap.Build(TokenizerLoader.Load(stories, model.Config), ["Lily", "Tim"])[0];
             yield return new BenchShape("stories260K", model, pair);
         }
-        var gpt2 = quick
-            ? new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 512, Hidden = 128, Layers = 2, Heads = 4, KvHeads = 4, HeadDim = 32, Intermediate = 512, MaxPositions = 64,
-                Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true, MlpBias = true, TiedEmbeddings = true }
-            : new ModelConfig { Family = ModelFamily.Gpt2, VocabSize = 50257, Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, HeadDim = 64, Intermediate = 3072, MaxPositions = 1024,
-                Norm = NormKind.LayerNorm, Act = Activation.GeluTanh, GatedMlp = false, LearnedPositions = true, QkvBias = true, OutBias = true, MlpBias = true, TiedEmbeddings = true };
-        var random = new Random(5);
-        int[] clean = [.. Enumerable.Range(0, 16).Select(_ => random.Next(gpt2.VocabSize))];
-        var corrupted = clean.ToArray();
-        corrupted[3] = (corrupted[3] + 1) % gpt2.VocabSize;
-        corrupted[9] = (corrupted[9] + 1) % gpt2.VocabSize;
-        yield return new BenchShape(quick ? "GPT-2-shaped (2 layers, synthetic)" : GptSmallShape,
-            ToyTrainer.Initialise(gpt2, seed: 1), new PromptPair(clean, corrupted, 11, 22), PerPosition: !quick,
-            ReferenceHvpBytesPerRow: quick ? null : ReferenceHvpChunkBytes / 48);
+        var gpt2 = SyntheticGpt2.Shape(miniature: quick);
+        yield return quick ? gpt2 : gpt2 with { ReferenceHvpBytesPerRow = ReferenceHvpChunkBytes / 48 };
     }
 
     /// <summary>The reference: peak memory of a 48-row double-backward HVP chunk in PyTorch, GPT-2 small, T = 16 (1.3 GB).</summary>
     private const long ReferenceHvpChunkBytes = 1_300_000_000;
 
     /// <summary>The shape bench/pytorch_reference.py reproduces.</summary>
-    internal const string GptSmallShape = "GPT-2-small-shaped (synthetic), T=16";
+    internal const string GptSmallShape = SyntheticGpt2.SmallShapeName;
 
     private static string? Stories(string? shared)
     {
