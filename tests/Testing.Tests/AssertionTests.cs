@@ -23,7 +23,7 @@ public class AssertionTests
         Components =
         [
             Estimate("L9H9", -2.0, -1.9, null, 0.02, false, 0.05),
-            Estimate("L4H11", -1.5, -0.2, -1.4, 0.70, true, 0), // flagged: exact, as the bound row gives it
+            Estimate("L4H11", -1.5, -0.2, -1.4, 0.70, true, 0), // flagged: exactly patched
             Estimate("L10H0", -1.0, -1.1, null, 0.05, false, 0.02),
             Estimate("L0H1", 0.3, 0.25, null, 0.10, false, 0.01),
             Estimate("L2MLP", 0.1, 0.12, null, 0.05, false, 0.01),

@@ -11,7 +11,7 @@ public sealed record ComponentEstimate
     /// <summary>Its id, e.g. <c>L3H5</c>.</summary>
     public string Id => Component.Id;
     /// <summary>Exact activation patching Δ = φ(1) − φ(0): for every component when asked, and for flagged components
-    /// always (Screen–Flag–Fix's bound row evaluates the patched model anyway).</summary>
+    /// always (Screen–Flag–Fix patches them: one forward row each).</summary>
     public double? Patching { get; init; }
     /// <summary>AtP, gᵀδ = φ′(0).</summary>
     public required double Atp { get; init; }

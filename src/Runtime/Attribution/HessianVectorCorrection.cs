@@ -18,15 +18,4 @@ internal static class HessianVectorCorrection
         var values = phi.Evaluate([.. components.Select(c => new PhiRow(c, 0.0))], order: 2, cost, "hvp");
         return new SecondOrder(values.First, [.. values.Second.Select(v => 0.5 * v)]);
     }
-
-    /// <summary>
-    /// Estimated Taylor-remainder bound |φ(1) − φ(0) − φ′(0) − ½φ″(0)| ≤ sup|φ‴|/6, with sup|φ‴| estimated by the
-    /// secant |φ″(1) − φ″(0)| (one more second-order row per component). An estimate, not a guarantee. The row at
-    /// t = 1 is the component fully patched, so it also returns the exact patching effect φ(1) − φ(0).
-    /// </summary>
-    public static (double[] Bound, double[] Patching) Bound(IPhiFunction phi, IReadOnlyList<int> components, SecondOrder atZero, CostLedger cost)
-    {
-        var atOne = phi.Evaluate([.. components.Select(c => new PhiRow(c, 1.0))], order: 2, cost, "bound");
-        return ([.. components.Select((_, i) => Math.Abs(atOne.Second[i] - 2 * atZero.Quadratic[i]) / 6)], [.. atOne.Phi.Select(v => v - phi.AtZero)]);
-    }
 }

@@ -39,8 +39,6 @@ public static class ResultBuilder
     internal static double MeanRTilde(PerPairTable t, double[] scales, int c, string curvature, double epsilon) =>
         Enumerable.Range(0, scales.Length).Average(i => ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), epsilon, scales[i]));
 
-    internal static double BoundOf(PerPairTable t, int c) => t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c) : t.Mean("bound.hvp", c);
-
     private static ComponentEstimate Summarise(PerPairTable t, PairData data, Component component, int c, AttributionOptions o)
     {
         string? screenKey = data.ScreenKey;
@@ -65,7 +63,7 @@ public static class ResultBuilder
             LocalCurvature = component.Kind is ComponentKind.Query or ComponentKind.Key ? Mean("curvature.local")
                 : component.Kind == ComponentKind.Residual || !t.Has("curvature", c) ? null : 0.0,
             Bound = data.Flagged[c] && t.Has("patching", c) ? 0
-                : t.Has("bound.mshvp", c) || t.Has("bound.hvp", c) ? BoundOf(t, c)
+                : t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c)
                 : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
         };
     }

@@ -27,10 +27,10 @@ public sealed record PatchingEvaluation
     public required IReadOnlyList<MethodAgreement> Methods { get; init; }
     /// <summary>AUROC of exact and cheap reliability scores.</summary>
     public required IReadOnlyList<ScreenQuality> Screens { get; init; }
-    /// <summary>Share of bounded estimates whose true Δ lies within estimate ± bound, allowing float rounding
-    /// (<see cref="RoundingAllowance"/>); NaN if none bounded.</summary>
+    /// <summary>Share of MS-HVP estimates whose true Δ lies within estimate ± its estimated bound, allowing float
+    /// rounding (<see cref="RoundingAllowance"/>); NaN if MS-HVP was not run.</summary>
     public required double BoundCoverage { get; init; }
-    /// <summary>Number of bounded (pair, component) estimates.</summary>
+    /// <summary>Number of bounded (pair, component) MS-HVP estimates.</summary>
     public required int BoundedSamples { get; init; }
     /// <summary>Mean R̃ (exact where computed, else screened) per layer.</summary>
     public required IReadOnlyList<double> RTildeByLayer { get; init; }
@@ -83,12 +83,10 @@ public sealed record PatchingEvaluation
         for (int i = 0; i < pairs; i++)
             for (int c = 0; c < n; c++)
             {
-                string? source = Get(values, "bound.mshvp", i, c) is { } ? "mshvp" : Get(values, "bound.hvp", i, c) is { } ? "hvp" : null;
-                if (source is null) continue;
+                if (Get(values, "bound.mshvp", i, c) is not { } bound) continue;
                 bounded++;
-                double bound = Get(values, "bound." + source, i, c)!.Value, estimate = values[source][i][c];
                 // The ground truth itself carries float32 rounding (~1e-6 relative on logits); do not count that as a miss.
-                if (Math.Abs(patching[i][c] - estimate) <= bound + RoundingAllowance * Math.Max(1, scales[i])) covered++;
+                if (Math.Abs(patching[i][c] - values["mshvp"][i][c]) <= bound + RoundingAllowance * Math.Max(1, scales[i])) covered++;
             }
 
         var layers = components.Max(c => c.Layer) + 1;

@@ -47,19 +47,6 @@ public class AnalyticEstimatorTests
         second.Corrected(2).Should().BeApproximately(1.5, Tol, "exp: 1 + 1/2");
     }
 
-    [Fact]
-    public void Hvp_bound_is_tight_on_a_cubic_and_zero_on_a_quadratic_and_its_row_is_the_exact_patch()
-    {
-        var cost = new CostLedger();
-        var second = HessianVectorCorrection.Estimate(Phi, All, cost);
-        var (bound, patching) = HessianVectorCorrection.Bound(Phi, All, second, cost);
-        patching.Should().Equal(ActivationPatching.Estimate(Phi, All, new CostLedger()), "the bound row is the component fully patched");
-        bound[0].Should().BeApproximately(0, Tol);
-        bound[1].Should().BeApproximately(4, Tol);
-        bound[2].Should().BeApproximately((Math.E - 1) / 6, Tol);
-        (Math.E - 1 - second.Corrected(2)).Should().BeLessThanOrEqualTo(bound[2], "exp's remainder is within its secant bound");
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

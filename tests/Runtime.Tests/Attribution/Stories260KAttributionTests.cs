@@ -111,7 +111,7 @@ public class Stories260KAttributionTests(Stories260KNameSwap data, ITestOutputHe
     }
 
     [SkippableFact]
-    public void Flagged_components_get_their_exact_patching_effect_from_the_bound_row_and_no_MS_HVP()
+    public void Flagged_components_get_their_exact_patching_effect_from_one_forward_row_each_and_no_MS_HVP()
     {
         var sff = new AttributionEngine(data.Model!, new AttributionOptions()).Run(data.Pairs, data.Components, "stories260K");
         var flagged = sff.Components.Where(c => c.Flagged).ToList();
@@ -119,7 +119,7 @@ public class Stories260KAttributionTests(Stories260KNameSwap data, ITestOutputHe
         foreach (var c in flagged)
         {
             double truth = Full.Component(c.Id).Patching!.Value;
-            c.Patching.Should().BeApproximately(truth, 1e-4 * Math.Max(1, Math.Abs(truth)), $"{c.Id}'s bound row is the component patched (jets vs a plain forward: float32 rounding)");
+            c.Patching.Should().BeApproximately(truth, 1e-4 * Math.Max(1, Math.Abs(truth)), $"{c.Id} is patched exactly (batched with other rows: float32 rounding)");
             c.Estimate.Should().Be(c.Patching!.Value);
             c.EstimateMethod.Should().Be("patching");
             c.Bound.Should().Be(0);
@@ -127,6 +127,7 @@ public class Stories260KAttributionTests(Stories260KNameSwap data, ITestOutputHe
         }
         sff.Components.Where(c => !c.Flagged).Should().OnlyContain(c => c.Patching == null && c.EstimateMethod != "patching");
         sff.Cost.Keys.Should().NotContain("mshvp", "an exact value leaves MS-HVP nothing to add");
-        sff.Cost["bound"].Rows.Should().Be(flagged.Count * data.Pairs.Count, "one row per flagged component and pair, the only patching done");
+        sff.Cost["patching"].Rows.Should().Be(flagged.Count * data.Pairs.Count, "one forward row per flagged component and pair, the only patching done");
+        sff.Cost.Keys.Should().NotContain("bound", "an exact effect needs no bound");
     }
 }
