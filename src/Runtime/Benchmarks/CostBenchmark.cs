@@ -81,12 +81,12 @@ public static class CostBenchmark
             if (reference?.Time(op) is double once)
             {
                 List<double> mine = [ours], others = [once];
-                for (int round = 1; round < (slow ? 1 : ReferenceRounds); round++)
+                for (int round = 1; round < (slow ? 1 : AlternatingRounds); round++)
                 {
                     mine.Add(Median(runs, action));
                     others.Add(reference.Time(op) ?? once);
                 }
-                (ours, theirs) = (mine.Order().ElementAt(mine.Count / 2), others.Order().ElementAt(others.Count / 2));
+                (ours, theirs) = (MedianOf(mine), MedianOf(others));
             }
             long peak = 0;
             if (memory)
@@ -119,7 +119,8 @@ public static class CostBenchmark
         PhiEvaluator Phi(bool cached, SecondDerivative method = SecondDerivative.TaylorMode) => new(model, state, masks, maxRows, cached, method);
         // Patching's values are also the truth the Screen–Flag–Fix runs are scored against: kept from the timed runs.
         double[] truth = [];
-        var patchCached = Time("patching, all heads (cached start)", heads.Count, () => truth = ActivationPatching.Estimate(Phi(true), all, new CostLedger()));
+        Action patchAll = () => truth = ActivationPatching.Estimate(Phi(true), all, new CostLedger());
+        var patchCached = Time("patching, all heads (cached start)", heads.Count, patchAll);
         var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(false), all, new CostLedger()));
         // The engine's HVP: Taylor-mode jets from the cached residual. The reference method: full forwards and a double
         // backward per chunk, as a PyTorch user would write it; in between, the double backward from the cache.
@@ -138,7 +139,7 @@ public static class CostBenchmark
         double perPatch = patchCached.Seconds / heads.Count;
 
         var ratios = new List<BenchRatio>();
-        ScreenFlagFix("all heads", heads, truth, patchCached, 3, fullForwardPatching: patchFull);
+        ScreenFlagFix("all heads", heads, truth, patchCached, patchAll, 3, fullForwardPatching: patchFull);
         ratios.InsertRange(0, new List<BenchRatio>
         {
             Ratio(shape.Name, "AtP / (2F + 1B)", atp.Seconds / (forward.Seconds + backward.Seconds), 1.2, lower: true),
@@ -174,15 +175,14 @@ public static class CostBenchmark
             var allPositions = Enumerable.Range(0, perPosition.Count).ToArray();
             using var positionMasks = new ComponentMasks(perPosition, c, shape.Pair.Clean.Count, model.Device);
             double[] truthPositions = [];
-            var patchPositions = Time("patching, heads × positions", perPosition.Count,
-                () => truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger()));
-            ScreenFlagFix("heads × positions", perPosition, truthPositions, patchPositions, 10);
+            Action patchPositions = () => truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger());
+            ScreenFlagFix("heads × positions", perPosition, truthPositions, Time("patching, heads × positions", perPosition.Count, patchPositions), patchPositions, 10);
         }
         return (rows, ratios);
 
         // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
         // agreement, and where its time goes, stage by stage, from its own cost ledger (of the last timed run).
-        void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, double target,
+        void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, Action patchingRun, double target,
             BenchRow? fullForwardPatching = null)
         {
             foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
@@ -191,10 +191,11 @@ public static class CostBenchmark
                     + (screen == new AttributionOptions().Screen ? " (default)" : "");
                 AttributionResult? result = null;
                 var options = new AttributionOptions { MaxRowsPerChunk = maxRows, Screen = screen };
-                var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, () => result = new AttributionEngine(model, options).Run([shape.Pair], components));
+                Action run = () => result = new AttributionEngine(model, options).Run([shape.Pair], components);
+                var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, run);
                 foreach (var (stage, spent) in result!.Cost)
                     rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
-                ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", patching.Seconds / sff.Seconds, target, lower: false));
+                ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", AlternatingRatio(patching.Seconds / sff.Seconds, patchingRun, run), target, lower: false));
                 // The reference patched with full forwards; the target above is against our cached patching.
                 if (fullForwardPatching is not null)
                     ratios.Add(new(shape.Name, $"patching by full forwards (the reference's method) / Screen–Flag–Fix, {what}, {name}",
@@ -205,8 +206,11 @@ public static class CostBenchmark
         }
     }
 
-    /// <summary>Rounds of alternating runs per operation (under a second) when a reference is timed beside the bench.</summary>
-    public const int ReferenceRounds = 3;
+    /// <summary>
+    /// Rounds of alternating runs: of an operation under a second and the reference's, when one is timed beside the
+    /// bench; and of patching and Screen–Flag–Fix, the two timings behind a target ratio.
+    /// </summary>
+    public const int AlternatingRounds = 3;
 
     // The median of `runs` timed runs.
     private static double Median(int runs, Action action)
@@ -221,7 +225,20 @@ public static class CostBenchmark
             using (var scope = NewDisposeScope()) action();
             times.Add(watch.Elapsed.TotalSeconds);
         }
-        return times.Order().ElementAt(times.Count / 2);
+        return MedianOf(times);
+    }
+
+    private static double MedianOf(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    // numerator / denominator over rounds of one numerator run then a few denominator runs, back to back, so the
+    // machine's drift (tens of percent within a minute) hits both sides of each round alike; the median round's ratio,
+    // `first` (the two timings made apart) counting as one round.
+    private static double AlternatingRatio(double first, Action numerator, Action denominator)
+    {
+        List<double> rounds = [first];
+        for (int round = 1; round < AlternatingRounds; round++)
+            rounds.Add(Median(1, numerator) / Median(3, denominator));
+        return MedianOf(rounds);
     }
 
     private static void Settle()
