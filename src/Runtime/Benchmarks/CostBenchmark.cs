@@ -176,7 +176,8 @@ public static class CostBenchmark
             using var positionMasks = new ComponentMasks(perPosition, c, shape.Pair.Clean.Count, model.Device);
             double[] truthPositions = [];
             Action patchPositions = () => truthPositions = ActivationPatching.Estimate(new PhiEvaluator(model, pairState, positionMasks, maxRows), allPositions, new CostLedger());
-            ScreenFlagFix("heads × positions", perPosition, truthPositions, Time("patching, heads × positions", perPosition.Count, patchPositions), patchPositions, 10);
+            var patchedPositions = Time("patching, heads × positions", perPosition.Count, patchPositions);
+            ScreenFlagFix("heads × positions", perPosition, truthPositions, patchedPositions, patchPositions, 10);
         }
         return (rows, ratios);
 

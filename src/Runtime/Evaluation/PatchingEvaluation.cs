@@ -133,6 +133,7 @@ public sealed record PatchingEvaluation
     /// <summary>|top-k(a) ∩ top-k(b)| / k by absolute value.</summary>
     public static double TopKOverlap(IReadOnlyList<double> a, IReadOnlyList<double> b, int k)
     {
+        Statistics.RequirePaired(a.Count, b.Count);
         k = Math.Min(k, a.Count);
         if (k == 0) return double.NaN;
         var ta = Enumerable.Range(0, a.Count).OrderByDescending(i => Math.Abs(a[i])).Take(k);

@@ -6,6 +6,7 @@ public static class Statistics
     /// <summary>Spearman's ρ (Pearson correlation of average ranks); NaN when either side is constant.</summary>
     public static double Spearman(IReadOnlyList<double> a, IReadOnlyList<double> b)
     {
+        RequirePaired(a.Count, b.Count);
         var ra = Ranks(a);
         var rb = Ranks(b);
         double ma = ra.Average(), mb = rb.Average();
@@ -22,6 +23,7 @@ public static class Statistics
     /// <summary>AUROC by the Mann–Whitney statistic (ties count half); NaN when a class is empty.</summary>
     public static double Auroc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
     {
+        RequirePaired(scores.Count, labels.Count);
         var ranks = Ranks(scores);
         int positives = labels.Count(x => x), negatives = labels.Count - positives;
         if (positives == 0 || negatives == 0) return double.NaN;
@@ -36,6 +38,12 @@ public static class Statistics
         if (sorted.Length == 0) return double.NaN;
         int mid = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    /// <summary>Throws unless two samples pair up element by element (a length mismatch would score a prefix or nothing).</summary>
+    public static void RequirePaired(int count, int otherCount)
+    {
+        if (count != otherCount) throw new ArgumentException($"The two samples must pair up one to one; got {count} and {otherCount} values.");
     }
 
     /// <summary>1-based average ranks.</summary>
