@@ -15,20 +15,8 @@ public static class Llama2cCheckpoint
         if (!File.Exists(path)) throw new ModelLoadException(path, "file not found.");
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream);
-        if (stream.Length < 28) throw new ModelLoadException(path, "truncated: shorter than the 28-byte llama2.c header.");
-        int dim = reader.ReadInt32(), hidden = reader.ReadInt32(), layers = reader.ReadInt32(), heads = reader.ReadInt32(),
-            kvHeads = reader.ReadInt32(), vocab = reader.ReadInt32(), seqLen = reader.ReadInt32();
-        bool shared = vocab > 0;
-        vocab = Math.Abs(vocab);
-        if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || seqLen <= 0 || dim % heads != 0 || heads % kvHeads != 0)
-            throw new ModelLoadException(path, $"implausible header (dim {dim}, hidden {hidden}, layers {layers}, heads {heads}, kv heads {kvHeads}, seq {seqLen}); is this a llama2.c legacy checkpoint?");
+        var (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared) = ReadHeader(reader, stream.Length, path);
         int headDim = dim / heads, kvDim = kvHeads * headDim;
-
-        long floats = (stream.Length - 28) / 4;
-        long needed = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hidden * dim) + dim + (long)seqLen * headDim
-            + (shared ? 0 : (long)vocab * dim);
-        if (floats < needed)
-            throw new ModelLoadException(path, $"truncated: header implies {needed} floats, file holds {floats}.");
 
         Tensor Next(params long[] shape)
         {
@@ -79,6 +67,42 @@ public static class Llama2cCheckpoint
     }
 
     // The HF conversion's permutation: rows (2i, 2i+1) of each head become rows (i, i + d/2).
+    /// <summary>Whether <paramref name="path"/> holds a plausible llama2.c checkpoint (its header, and the size the header implies).</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var reader = new BinaryReader(stream);
+            ReadHeader(reader, stream.Length, path);
+            return true;
+        }
+        catch (Exception e) when (e is ModelLoadException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    // The 28-byte header (dim, hidden, layers, heads, kv heads, ±vocab — negative when the classifier is not shared —
+    // and sequence length), checked for plausibility and against the file's size.
+    private static (int Dim, int Hidden, int Layers, int Heads, int KvHeads, int Vocab, int SeqLen, bool Shared) ReadHeader(BinaryReader reader, long length, string path)
+    {
+        if (length < 28) throw new ModelLoadException(path, "truncated: shorter than the 28-byte llama2.c header.");
+        int dim = reader.ReadInt32(), hidden = reader.ReadInt32(), layers = reader.ReadInt32(), heads = reader.ReadInt32(),
+            kvHeads = reader.ReadInt32(), vocab = reader.ReadInt32(), seqLen = reader.ReadInt32();
+        bool shared = vocab > 0;
+        vocab = Math.Abs(vocab);
+        if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || seqLen <= 0 || dim % heads != 0 || heads % kvHeads != 0)
+            throw new ModelLoadException(path, $"implausible header (dim {dim}, hidden {hidden}, layers {layers}, heads {heads}, kv heads {kvHeads}, seq {seqLen}); is this a llama2.c legacy checkpoint?");
+        int headDim = dim / heads, kvDim = kvHeads * headDim;
+        long floats = (length - 28) / 4;
+        long needed = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hidden * dim) + dim + (long)seqLen * headDim
+            + (shared ? 0 : (long)vocab * dim);
+        if (floats < needed)
+            throw new ModelLoadException(path, $"truncated: header implies {needed} floats, file holds {floats}.");
+        return (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared);
+    }
+
     private static Tensor ToRotateHalf(Tensor w, int heads, int inFeatures) =>
         w.view(heads, w.shape[0] / heads / 2, 2, inFeatures).transpose(1, 2).reshape(w.shape[0], inFeatures).contiguous();
 }

@@ -23,6 +23,7 @@ public static class ModelLoader
         }
         else if (Directory.Exists(path))
         {
+            if (!File.Exists(Path.Combine(path, "config.json"))) throw new ModelLoadException(path, NoConfigMessage(path));
             config = HfConfigReader.Read(Path.Combine(path, "config.json"));
             (parameters, source) = ReadHfWeights(path, config);
         }
@@ -31,6 +32,17 @@ public static class ModelLoader
             throw new ModelLoadException(path, "not found: pass a Hugging Face model folder (config.json + model.safetensors) or a llama2.c .bin file.");
         }
         return Build(config, parameters, source, device ?? CPU, dtype);
+    }
+
+    // A folder without config.json: say what in it could be loaded instead (a llama2.c file, a model subfolder).
+    private static string NoConfigMessage(string folder)
+    {
+        var message = "no config.json: a Hugging Face model folder needs config.json beside model.safetensors.";
+        var checkpoints = Directory.GetFiles(folder, "*.bin").Where(Llama2cCheckpoint.IsCheckpoint).Select(Path.GetFileName).Order().ToList();
+        var models = Directory.GetDirectories(folder).Where(d => File.Exists(Path.Combine(d, "config.json"))).Select(Path.GetFileName).Order().ToList();
+        if (checkpoints.Count > 0) message += $" For a llama2.c checkpoint pass the file: {string.Join(", ", checkpoints.Select(f => Path.Combine(folder, f!)))}.";
+        if (models.Count > 0) message += $" Model folders inside: {string.Join(", ", models.Select(d => Path.Combine(folder, d!)))}.";
+        return message;
     }
 
     /// <summary>Creates a model from a config and parameter tensors (checked by name and shape).</summary>

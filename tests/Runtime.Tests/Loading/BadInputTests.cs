@@ -100,6 +100,17 @@ public sealed class BadInputTests : IDisposable
         ((Action)(() => ModelLoader.Load(Path.Combine(_dir, "nope")))).Should().Throw<ModelLoadException>().WithMessage("*not found*");
     }
 
+    [Fact]
+    public void A_folder_without_config_json_points_to_the_model_folders_inside_it()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "vocab.bin"), [0, 1, 2]); // no llama2.c checkpoint: not suggested
+        Directory.CreateDirectory(Path.Combine(_dir, "hf"));
+        File.WriteAllText(Path.Combine(_dir, "hf", "config.json"), "{}");
+        ((Action)(() => ModelLoader.Load(_dir))).Should().Throw<ModelLoadException>()
+            .WithMessage($"*no config.json*Model folders inside: {Path.Combine(_dir, "hf")}.")
+            .Which.Message.Should().NotContain("vocab.bin");
+    }
+
     [SkippableFact]
     public void Site_outside_the_model_is_a_typed_error()
     {

@@ -33,6 +33,15 @@ public class Stories260KTests
     }
 
     [SkippableFact]
+    public void Its_folder_is_not_a_model_but_the_error_names_the_checkpoint_and_the_HF_copy_in_it_and_not_the_tokenizer()
+    {
+        string folder = SharedData.Require("models", "stories260K");
+        ((Action)(() => ModelLoader.Load(folder))).Should().Throw<ModelLoadException>()
+            .WithMessage($"*pass the file: {Path.Combine(folder, "stories260K.bin")}.*Model folders inside: {Path.Combine(folder, "hf-llama")}.")
+            .Which.Message.Should().NotContain("tok512.bin");
+    }
+
+    [SkippableFact]
     public void Empty_prompt_generation_matches_the_published_256_step_sample()
     {
         var model = ModelLoader.Load(SharedData.Require("models", "stories260K", "stories260K.bin"));
