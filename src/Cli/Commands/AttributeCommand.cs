@@ -95,7 +95,7 @@ internal static class AttributeCommand
             console.Write(AttributionTable.Top(result, parse.GetValue(top)));
             if (result.Evaluation is not null) console.Write(AttributionTable.Evaluation(result));
             console.Write(AttributionTable.Cost(result));
-            console.MarkupLine("[grey]Bounds are estimated a posteriori (Taylor remainder with sup|φ‴| from φ″ at sub-steps), not guaranteed.[/]");
+            console.MarkupLine($"[grey]{Markup.Escape(ComponentEstimate.BoundExplanation)}[/]");
             if (parse.GetValue(json) is { } output)
             {
                 File.WriteAllText(output.FullName, AttributionJson.Write(result));

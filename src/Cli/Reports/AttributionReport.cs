@@ -135,7 +135,7 @@ public static class AttributionReport
             sb.Append("<tr><td>").Append(E(c.Id)).Append("</td><td>").Append(F(c.Patching)).Append("</td><td>").Append(F(c.Atp)).Append("</td><td>").Append(F(c.Hvp))
               .Append("</td><td>").Append(F(c.MsHvp)).Append("</td><td>").Append(c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "–").Append("</td><td class=\"flag\">")
               .Append(c.Flagged ? "FLAG" : "").Append("</td><td>").Append(F(c.Estimate)).Append("</td><td>").Append(c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "–").Append("</td></tr>");
-        sb.Append("</table><p class=\"note\">Bounds are estimated a posteriori (Taylor remainder with sup|φ‴| from φ″ at sub-steps), not guaranteed. ")
+        sb.Append("</table><p class=\"note\">").Append(E(ComponentEstimate.BoundExplanation)).Append(' ')
           .Append("R̃ = |½δᵀHδ| / (|gᵀδ| + |½δᵀHδ| + ε·|M(x) − M(x′)|); flagged when R̃ ≥ ").Append(result.Options.Tau.ToString("F2", CultureInfo.InvariantCulture))
           .Append(". Full data: <a href=\"result.json\">result.json</a>.</p></body></html>");
         return sb.ToString();

@@ -45,8 +45,12 @@ public sealed record ComponentEstimate
     /// <summary>R̃ ≥ τ.</summary>
     public bool Flagged { get; init; }
     /// <summary>Estimated bound on |Δ − <see cref="Estimate"/>| (a posteriori, not a guarantee); 0 when the estimate is
-    /// the exact patching effect.</summary>
+    /// the exact patching effect (<see cref="BoundExplanation"/>).</summary>
     public double? Bound { get; init; }
+
+    /// <summary>What <see cref="Bound"/> is for each kind of estimate, for reports to print beside it.</summary>
+    public const string BoundExplanation = "Bounds are estimated a posteriori, not guaranteed: for AtP |½δᵀHδ|, the term it leaves out; "
+        + "for MS-HVP the Taylor remainder, with sup|φ‴| from φ″ at its sub-steps; 0 where the estimate is exact patching.";
     /// <summary>The best estimate available: the exact patching effect for flagged components, else MS-HVP, else HVP,
     /// else AtP (patching asked for every component is ground truth for evaluation, not the unflagged estimates).</summary>
     public double Estimate => ExactlyPatched ? Patching!.Value : MsHvp ?? Hvp ?? Atp;
