@@ -49,7 +49,7 @@ public sealed record ComponentEstimate
     public double? Bound { get; init; }
 
     /// <summary>What <see cref="Bound"/> is for each kind of estimate, for reports to print beside it.</summary>
-    public const string BoundExplanation = "Bounds are estimated a posteriori, not guaranteed: for AtP |½δᵀHδ|, the term it leaves out; "
+    public const string BoundExplanation = "Bounds are estimated a posteriori, not guaranteed: for AtP (and HVP, which has no remainder estimate of its own) |½δᵀHδ|, the second-order term; "
         + "for MS-HVP the Taylor remainder, with sup|φ‴| from φ″ at its sub-steps; 0 where the estimate is exact patching.";
     /// <summary>The best estimate available: the exact patching effect for flagged components, else MS-HVP, else HVP,
     /// else AtP (patching asked for every component is ground truth for evaluation, not the unflagged estimates).</summary>
