@@ -1,6 +1,7 @@
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
 using CircuitDsl.Runtime.Tests.Support;
 using static TorchSharp.torch;
 
@@ -164,5 +165,26 @@ public class EngineDerivativeTests
         fused.CleanMetric.Should().BeApproximately(state.CleanMetric, 1e-9, "the probes leave the clean row alone");
         fused.CorruptedMetric.Should().BeApproximately(state.CorruptedMetric, 1e-9);
         cost.ByMethod.Should().ContainSingle().Which.Value.Rows.Should().Be(6, "clean, corrupted and four probes in one pass");
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Atp_is_the_same_from_one_two_row_pass_as_from_two_passes(string name)
+    {
+        var (model, _, masks, pair) = Setup(name);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        CostLedger one = new(), two = new();
+        var batched = PairState.Build(model, pair, sites, null, false, one, out _, batched: true);
+        var separate = PairState.Build(model, pair, sites, null, false, two, out _, batched: false);
+        var (a, b) = (AttributionPatching.Atp(masks, batched), AttributionPatching.Atp(masks, separate));
+        double scale = b.Max(Math.Abs);
+        for (int c = 0; c < a.Length; c++) a[c].Should().BeApproximately(b[c], 1e-9 * scale, masks.Components[c].Id);
+        batched.CorruptedMetric.Should().BeApproximately(separate.CorruptedMetric, 1e-9);
+        batched.CorruptedGradient.Should().BeEmpty("nobody asked for g′");
+        (one.ByMethod["atp"].Forwards, two.ByMethod["atp"].Forwards).Should().Be((1, 2));
+        pair.Clean.Count.Should().BeLessThanOrEqualTo(PairState.ShortPromptTokens);
+        var byDefault = new CostLedger();
+        PairState.Build(model, pair, sites, null, false, byDefault, out _);
+        byDefault.ByMethod["atp"].Forwards.Should().Be(1, "a short pair runs as one batch");
     }
 }
