@@ -66,7 +66,6 @@ public static class Llama2cCheckpoint
         return (config, p);
     }
 
-    // The HF conversion's permutation: rows (2i, 2i+1) of each head become rows (i, i + d/2).
     /// <summary>Whether <paramref name="path"/> holds a plausible llama2.c checkpoint (its header, and the size the header implies).</summary>
     public static bool IsCheckpoint(string path)
     {
@@ -103,6 +102,7 @@ public static class Llama2cCheckpoint
         return (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared);
     }
 
+    // The HF conversion's permutation: rows (2i, 2i+1) of each head become rows (i, i + d/2).
     private static Tensor ToRotateHalf(Tensor w, int heads, int inFeatures) =>
         w.view(heads, w.shape[0] / heads / 2, 2, inFeatures).transpose(1, 2).reshape(w.shape[0], inFeatures).contiguous();
 }

@@ -38,10 +38,10 @@ public static class ModelLoader
     private static string NoConfigMessage(string folder)
     {
         var message = "no config.json: a Hugging Face model folder needs config.json beside model.safetensors.";
-        var checkpoints = Directory.GetFiles(folder, "*.bin").Where(Llama2cCheckpoint.IsCheckpoint).Select(Path.GetFileName).Order().ToList();
-        var models = Directory.GetDirectories(folder).Where(d => File.Exists(Path.Combine(d, "config.json"))).Select(Path.GetFileName).Order().ToList();
-        if (checkpoints.Count > 0) message += $" For a llama2.c checkpoint pass the file: {string.Join(", ", checkpoints.Select(f => Path.Combine(folder, f!)))}.";
-        if (models.Count > 0) message += $" Model folders inside: {string.Join(", ", models.Select(d => Path.Combine(folder, d!)))}.";
+        var checkpoints = Directory.GetFiles(folder, "*.bin").Where(Llama2cCheckpoint.IsCheckpoint).Order().ToList();
+        var models = Directory.GetDirectories(folder).Where(d => File.Exists(Path.Combine(d, "config.json"))).Order().ToList();
+        if (checkpoints.Count > 0) message += $" For a llama2.c checkpoint pass the file: {string.Join(", ", checkpoints)}.";
+        if (models.Count > 0) message += $" Model folders inside: {string.Join(", ", models)}.";
         return message;
     }
 
