@@ -196,7 +196,7 @@ public static class CostBenchmark
                 var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, run);
                 foreach (var (stage, spent) in result!.Cost)
                     rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
-                ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", AlternatingRatio(patching.Seconds / sff.Seconds, patchingRun, run), target, lower: false));
+                ratios.Add(Ratio(shape.Name, $"patching / Screen–Flag–Fix, {what}, {name}", AlternatingRatio(patching.Seconds / sff.Seconds, patchingRun, run, repeats), target, lower: false));
                 // The reference patched with full forwards; the target above is against our cached patching.
                 if (fullForwardPatching is not null)
                     ratios.Add(new(shape.Name, $"patching by full forwards (the reference's method) / Screen–Flag–Fix, {what}, {name}",
@@ -231,14 +231,14 @@ public static class CostBenchmark
 
     private static double MedianOf(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
-    // numerator / denominator over rounds of one numerator run then a few denominator runs, back to back, so the
+    // numerator / denominator over rounds of one numerator run then `repeats` denominator runs, back to back, so the
     // machine's drift (tens of percent within a minute) hits both sides of each round alike; the median round's ratio,
     // `first` (the two timings made apart) counting as one round.
-    private static double AlternatingRatio(double first, Action numerator, Action denominator)
+    private static double AlternatingRatio(double first, Action numerator, Action denominator, int repeats)
     {
         List<double> rounds = [first];
         for (int round = 1; round < AlternatingRounds; round++)
-            rounds.Add(Median(1, numerator) / Median(3, denominator));
+            rounds.Add(Median(1, numerator) / Median(repeats, denominator));
         return MedianOf(rounds);
     }
 
