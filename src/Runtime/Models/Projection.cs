@@ -27,12 +27,31 @@ public sealed class Projection : nn.Module
     public Tensor? Bias => bias;
 
     /// <summary>Applies the map.</summary>
-    public Tensor Forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    public Tensor Forward(Tensor x) => Apply(x, bias);
 
     /// <summary>Applies the map to a jet (the bias moves only the value).</summary>
     public Jet Forward(Jet x)
     {
-        var y = x.MapStacked(v => nn.functional.linear(v, weight));
+        var y = x.MapStacked(v => Apply(v, null));
         return bias is null ? y : y.Shift(bias);
+    }
+
+    /// <summary>
+    /// Up to this many rows (batch × positions) a CPU projection is computed as (W xᵀ)ᵀ: MKL's GEMM streams the
+    /// weight better in that orientation. GPT-2 small on 2 cores, alternating runs: one-row forward 10–20 % faster,
+    /// forward + backward of 1 and 6 rows and 128-token prompts ~10 %; from 256 rows 3–5 % slower, so longer
+    /// inputs keep nn.Linear's x Wᵀ.
+    /// </summary>
+    public const long TransposedProductRows = 128;
+
+    // x Wᵀ + b over the last dimension of x.
+    private Tensor Apply(Tensor x, Tensor? b)
+    {
+        long inFeatures = weight.shape[1], rows = x.numel() / Math.Max(1, inFeatures);
+        if (rows == 0 || rows > TransposedProductRows || x.device_type != DeviceType.CPU)
+            return nn.functional.linear(x, weight, b);
+        var columns = x.reshape(-1, inFeatures).t();
+        var product = b is null ? mm(weight, columns) : addmm(b.unsqueeze(1), weight, columns, 1, 1);
+        return product.t().contiguous().view([.. x.shape[..^1], weight.shape[0]]);
     }
 }
