@@ -40,7 +40,8 @@ public sealed class Projection : nn.Module
     /// Up to this many rows (batch × positions) a CPU projection is computed as (W xᵀ)ᵀ: MKL's GEMM streams the
     /// weight better in that orientation. GPT-2 small on 2 cores, alternating runs: one-row forward 10–20 % faster,
     /// forward + backward of 1 and 6 rows and 128-token prompts ~10 %; from 256 rows 3–5 % slower, so longer
-    /// inputs keep nn.Linear's x Wᵀ.
+    /// inputs keep nn.Linear's x Wᵀ. So does training (weights that require grad), whose shipped toy models were
+    /// trained that way and reproduce bit for bit.
     /// </summary>
     public const long TransposedProductRows = 128;
 
@@ -48,7 +49,7 @@ public sealed class Projection : nn.Module
     private Tensor Apply(Tensor x, Tensor? b)
     {
         long inFeatures = weight.shape[1], rows = x.numel() / Math.Max(1, inFeatures);
-        if (rows == 0 || rows > TransposedProductRows || x.device_type != DeviceType.CPU)
+        if (rows == 0 || rows > TransposedProductRows || x.device_type != DeviceType.CPU || weight.requires_grad)
             return nn.functional.linear(x, weight, b);
         var columns = x.reshape(-1, inFeatures).t();
         var product = b is null ? mm(weight, columns) : addmm(b.unsqueeze(1), weight, columns, 1, 1);
