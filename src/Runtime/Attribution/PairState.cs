@@ -9,7 +9,7 @@ namespace CircuitDsl.Runtime.Attribution;
 /// clean residual streams (so later rows start at the component's layer), clean activations, δ = a′ − a and the
 /// clean gradient g at every component site; optionally the corrupted-run gradient g′ and the Hutchinson screen. The
 /// corrupted run (and any probes) joins the clean run's forward and backward as batch rows when g′ or the probes need
-/// it, and for short prompts (<see cref="ShortPromptTokens"/>), where one two-row pass is cheaper than two passes.
+/// it; otherwise it is a forward of its own, which costs no backward.
 /// </summary>
 internal sealed class PairState
 {
@@ -44,20 +44,14 @@ internal sealed class PairState
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
 
     /// <summary>
-    /// Prompts up to this many tokens run the corrupted prompt as a second row of the clean run's forward and backward
-    /// even when its gradient is not needed: at such lengths a pass costs mostly its read of the weights, so one
-    /// two-row pass beats a one-row forward + backward and a one-row forward (GPT-2 small on 2 cores: 7–12 % faster at
-    /// 8–16 tokens). Longer prompts pay more for the corrupted row's unneeded backward (10–30 % slower at 32–256).
-    /// </summary>
-    public const int ShortPromptTokens = 16;
-
-    /// <summary>
-    /// Runs the pair's passes. <paramref name="batched"/> (null: by <see cref="ShortPromptTokens"/>) puts both prompts
-    /// in one pass; the corrupted gradient and the probes need that anyway.
+    /// Runs the pair's passes. <paramref name="batched"/> puts both prompts in one pass even when neither g′ nor the
+    /// probes need it. Not the default: with small projections computed as (W xᵀ)ᵀ (<see cref="Projection"/>) a
+    /// one-row forward got cheap enough that two passes are as fast or 1–4 % faster at 8–32 tokens (GPT-2 small, 2
+    /// cores, alternating runs; one two-row pass had been 7–12 % faster at 8–16 tokens before).
     /// </summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
-        HutchinsonProbes? probes = null, bool? batched = null)
+        HutchinsonProbes? probes = null, bool batched = false)
     {
         var c = model.Config;
         var device = model.Device;
@@ -70,7 +64,7 @@ internal sealed class PairState
 
         Pass clean, dirty;
         Pass? pairPass = null;
-        if (corruptedGradient || probes is not null || (batched ?? pair.Clean.Count <= ShortPromptTokens))
+        if (corruptedGradient || probes is not null || batched)
         {
             // Both runs (and any probes) in one batch (a pair's prompts are equally long): one pass over the weights
             // instead of several, which is most of a pass's cost at short prompts; the rows' gradients are independent.
