@@ -134,7 +134,7 @@ internal static class BenchCommand
         var sb = new StringBuilder();
         sb.AppendLine($"# circuit bench — {Environment.ProcessorCount} cores, torch {TorchSharp.torch.__version__}, {TorchSharp.torch.get_num_threads()} threads");
         sb.AppendLine();
-        sb.AppendLine("Times are medians of the timed runs (about a second of runs for operations under a second, one run otherwise and with --quick). The TorchSharp / PyTorch and the "
+        sb.AppendLine("Times are medians of the timed runs (about a second of runs for operations under a second, one run otherwise and with --quick). The TorchSharp / PyTorch, AtP / (2F + 1B) and "
             + "patching / Screen–Flag–Fix ratios are medians of rounds timed alternately, so they can differ from the quotient of "
             + "the two times in the second table.");
         sb.AppendLine();
