@@ -38,7 +38,7 @@ public sealed class Projection : nn.Module
 
     /// <summary>
     /// Up to this many rows (batch × positions) a CPU projection is computed as (W xᵀ)ᵀ: MKL's GEMM streams the
-    /// weight better in that orientation. GPT-2 small on 2 cores, alternating runs: one-row forward 10–20 % faster,
+    /// weight better in that orientation. GPT-2 small on 2 cores, alternating runs: one-row forward 15–25 % faster,
     /// forward + backward of 1 and 6 rows and 128-token prompts ~10 %; from 256 rows 3–5 % slower, so longer
     /// inputs keep nn.Linear's x Wᵀ. So does training (weights that require grad), whose shipped toy models were
     /// trained that way and reproduce bit for bit.
