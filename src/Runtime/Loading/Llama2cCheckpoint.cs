@@ -15,8 +15,9 @@ public static class Llama2cCheckpoint
         if (!File.Exists(path)) throw new ModelLoadException(path, "file not found.");
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream);
-        var (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared) = ReadHeader(reader, stream.Length, path);
-        int headDim = dim / heads, kvDim = kvHeads * headDim;
+        var header = ReadHeader(reader, stream.Length, path);
+        var (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared) = header;
+        int headDim = header.HeadDim, kvDim = header.KvDim;
 
         Tensor Next(params long[] shape)
         {
@@ -84,22 +85,26 @@ public static class Llama2cCheckpoint
 
     // The 28-byte header (dim, hidden, layers, heads, kv heads, ±vocab — negative when the classifier is not shared —
     // and sequence length), checked for plausibility and against the file's size.
-    private static (int Dim, int Hidden, int Layers, int Heads, int KvHeads, int Vocab, int SeqLen, bool Shared) ReadHeader(BinaryReader reader, long length, string path)
+    private static Header ReadHeader(BinaryReader reader, long length, string path)
     {
         if (length < 28) throw new ModelLoadException(path, "truncated: shorter than the 28-byte llama2.c header.");
         int dim = reader.ReadInt32(), hidden = reader.ReadInt32(), layers = reader.ReadInt32(), heads = reader.ReadInt32(),
             kvHeads = reader.ReadInt32(), vocab = reader.ReadInt32(), seqLen = reader.ReadInt32();
-        bool shared = vocab > 0;
-        vocab = Math.Abs(vocab);
         if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || seqLen <= 0 || dim % heads != 0 || heads % kvHeads != 0)
             throw new ModelLoadException(path, $"implausible header (dim {dim}, hidden {hidden}, layers {layers}, heads {heads}, kv heads {kvHeads}, seq {seqLen}); is this a llama2.c legacy checkpoint?");
-        int headDim = dim / heads, kvDim = kvHeads * headDim;
+        var h = new Header(dim, hidden, layers, heads, kvHeads, Math.Abs(vocab), seqLen, Shared: vocab > 0);
         long floats = (length - 28) / 4;
-        long needed = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * hidden * dim) + dim + (long)seqLen * headDim
-            + (shared ? 0 : (long)vocab * dim);
+        long needed = (long)h.Vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * h.KvDim * dim + 3L * hidden * dim) + dim + (long)seqLen * h.HeadDim
+            + (h.Shared ? 0 : (long)h.Vocab * dim);
         if (floats < needed)
             throw new ModelLoadException(path, $"truncated: header implies {needed} floats, file holds {floats}.");
-        return (dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared);
+        return h;
+    }
+
+    private readonly record struct Header(int Dim, int Hidden, int Layers, int Heads, int KvHeads, int Vocab, int SeqLen, bool Shared)
+    {
+        public int HeadDim => Dim / Heads;
+        public int KvDim => KvHeads * HeadDim;
     }
 
     // The HF conversion's permutation: rows (2i, 2i+1) of each head become rows (i, i + d/2).
