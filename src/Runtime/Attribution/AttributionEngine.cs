@@ -47,25 +47,31 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         using var scope = NewDisposeScope();
         using var masksByLength = new ComponentMasksByLength(components, model.Config, model.Device);
         ComponentMasks Masks(int i) => masksByLength.For(pairs[i].Clean.Count);
-        for (int i = 0; i < p; i++)
+        // The probes ride in AtP's pass when a pair's rows fit a chunk (clean, corrupted and one row per probe).
+        bool probesInPairPass = wantHutchinson && 2 + o.HutchinsonProbes <= o.MaxRowsPerChunk;
+        int rowsPerPair = probesInPairPass ? 2 + o.HutchinsonProbes : wantGradientDifference ? 2 : 1;
+        foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rowsPerPair)))
         {
-            progress?.Report(new("screen", i, p));
-            var masks = Masks(i);
-            var probes = wantHutchinson ? new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i) : null;
-            // The probes ride in AtP's pass when the batch fits a chunk (clean, corrupted and one row per probe).
-            bool probesInPairPass = probes is not null && 2 + probes.Count <= o.MaxRowsPerChunk;
-            states[i] = PairState.Build(model, pairs[i], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
-                wantGradientDifference, cost, out var gimGradient, probesInPairPass ? probes : null);
-            var atp = AttributionPatching.Atp(masks, states[i]);
-            table.Set("atp", i, all, atp);
-            if (gimGradient is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, states[i], gimGradient));
-            if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, states[i]));
-            if (probes is not null) table.Set("screen.hutchinson", i, all, states[i].HutchinsonCurvature ?? probes.Curvature(model, states[i], o.MaxRowsPerChunk, cost));
-            if (o.Methods.HasFlag(Methods.AtpStar))
+            progress?.Report(new("screen", group[0], p));
+            var masks = Masks(group[0]);
+            var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
+            var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
+                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null);
+            for (int j = 0; j < group.Length; j++)
             {
-                table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], masks, atp, cost));
-                if (queryKeyInputs.Length > 0)
-                    table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
+                int i = group[j];
+                states[i] = built[j];
+                var atp = AttributionPatching.Atp(masks, states[i]);
+                table.Set("atp", i, all, atp);
+                if (gimGradients is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, states[i], gimGradients[j]!));
+                if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, states[i]));
+                if (probes is not null) table.Set("screen.hutchinson", i, all, states[i].HutchinsonCurvature ?? probes[j].Curvature(model, states[i], o.MaxRowsPerChunk, cost));
+                if (o.Methods.HasFlag(Methods.AtpStar))
+                {
+                    table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], masks, atp, cost));
+                    if (queryKeyInputs.Length > 0)
+                        table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
+                }
             }
         }
         progress?.Report(new("screen", p, p));
@@ -158,6 +164,10 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 throw new AttributionInputException($"Component {c.Id} selects a position beyond the prompts' {positions} tokens.");
         }
     }
+
+    // Pairs that share AtP's passes: equally long ones, in order, up to the rows a chunk allows.
+    private static IEnumerable<int[]> PairGroups(IReadOnlyList<PromptPair> pairs, int pairsPerGroup) =>
+        Enumerable.Range(0, pairs.Count).GroupBy(i => pairs[i].Clean.Count).SelectMany(g => g.Chunk(pairsPerGroup));
 
     private int[] Candidates(double[] score)
     {

@@ -9,7 +9,7 @@ namespace CircuitDsl.Runtime.Attribution;
 /// v = Σ_c s_c δ_c, s_c δ_cᵀ(Hv)_c has expectation δ_cᵀH_cδ_c over s (Hutchinson 1989); off-diagonal blocks add
 /// variance, never bias; more probes, less noise (the budget knob). Hv comes from finite differences of gradients,
 /// (∇M(a + εv) − ∇M(a))/ε, so a probe is one more row of a forward and a plain backward — by default rows of AtP's
-/// own pass (<see cref="PairState"/>), else a pass of its own (<see cref="Curvature"/>). A double backward per probe
+/// own pass (<see cref="PairState.BuildMany"/>), else a pass of its own (<see cref="Curvature"/>). A double backward per probe
 /// cost twice as much on GPT-2 small (measured); the screen only ranks, so O(ε) truncation is noise to it.
 /// </summary>
 internal sealed class HutchinsonProbes
@@ -55,16 +55,28 @@ internal sealed class HutchinsonProbes
         return Finish(sums);
     }
 
-    /// <summary>Interventions that make rows 2… of a [clean, corrupted, probes…] batch the probes (see <see cref="PairState"/>).</summary>
-    public IEnumerable<Intervention> InPairPass(ScalarType dtype, Device device) =>
-        Masks.Sites.Select(site => new StepAlongDelta(site, Steps(site, 0, Count, dtype, device)));
+    /// <summary>
+    /// Interventions that make the rows after the cleans and corrupteds of a [cleans (k), corrupteds (k), probes…]
+    /// batch the probes, each pair's in turn (see <see cref="PairState.BuildMany"/>). Every pair's probes must index
+    /// the same components.
+    /// </summary>
+    public static IEnumerable<Intervention> InPairPass(IReadOnlyList<HutchinsonProbes> probes, ScalarType dtype, Device device)
+    {
+        long[] pairOfRow = [.. probes.SelectMany((x, i) => Enumerable.Repeat((long)i, x.Count))];
+        var pairs = tensor(pairOfRow, device: device);
+        return probes[0].Masks.Sites.Select(site =>
+            new StepAlongDelta(site, cat(probes.Select(x => x.Steps(site, 0, x.Count, dtype, device)).ToArray()), probes.Count, pairs));
+    }
 
-    /// <summary>The estimates from the gradients of a [clean, corrupted, probes…] pass.</summary>
-    public double[] FromPairPass(IReadOnlyDictionary<Site, Tensor> gradients, IReadOnlyDictionary<Site, Tensor> delta)
+    /// <summary>
+    /// The estimates from the gradients of a pass built by <see cref="InPairPass"/>: this pair's clean row is
+    /// <paramref name="referenceRow"/>, its probes the rows from <paramref name="firstProbeRow"/> on.
+    /// </summary>
+    public double[] FromPairPass(IReadOnlyDictionary<Site, Tensor> gradients, int referenceRow, int firstProbeRow, IReadOnlyDictionary<Site, Tensor> delta)
     {
         var sums = new double[Masks.Components.Count];
         foreach (var site in Masks.Sites)
-            Accumulate(site, 0, gradients[site].narrow(0, 2, Count), gradients[site].narrow(0, 0, 1), delta[site], sums);
+            Accumulate(site, 0, gradients[site].narrow(0, firstProbeRow, Count), gradients[site].narrow(0, referenceRow, 1), delta[site], sums);
         return Finish(sums);
     }
 
@@ -112,15 +124,17 @@ internal sealed class HutchinsonProbes
     private double[] Finish(double[] sums) => [.. sums.Select(v => 0.5 * v / Count)];
 
     /// <summary>
-    /// Rows 2… of a [clean, corrupted, probes…] batch step ε·Σ s mask ⊙ δ from their own activation, with δ read off
-    /// rows 1 and 0 of the same pass (detached): AtP's two runs and the probes share one forward and one backward.
+    /// The probe rows of a [cleans (k), corrupteds (k), probes…] batch step ε·Σ s mask ⊙ δ from their own activation,
+    /// with their pair's δ read off its corrupted and clean rows of the same pass (detached): AtP's runs and the probes
+    /// share one forward and one backward. <paramref name="steps"/>: ε·Σ s mask per probe row; <paramref name="pairs"/>:
+    /// k; <paramref name="pairOfRow"/>: each probe row's pair.
     /// </summary>
-    private sealed class StepAlongDelta(Site site, Tensor steps) : Intervention(site)
+    private sealed class StepAlongDelta(Site site, Tensor steps, int pairs, Tensor pairOfRow) : Intervention(site)
     {
         public override Tensor Apply(Tensor activation)
         {
-            var delta = (activation.narrow(0, 1, 1) - activation.narrow(0, 0, 1)).detach();
-            return activation + cat([zeros_like(activation.narrow(0, 0, 2)), steps * delta]);
+            var delta = (activation.narrow(0, pairs, pairs) - activation.narrow(0, 0, pairs)).detach();
+            return activation + cat([zeros_like(activation.narrow(0, 0, 2 * pairs)), steps * delta.index_select(0, pairOfRow)]);
         }
     }
 }

@@ -186,4 +186,55 @@ public class EngineDerivativeTests
         PairState.Build(model, pair, sites, null, false, byDefault, out _);
         byDefault.ByMethod["atp"].Forwards.Should().Be(2, "without g′ or probes the corrupted prompt runs a forward of its own");
     }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Pairs_sharing_passes_each_get_what_a_pass_of_their_own_gives(string name)
+    {
+        var (model, _, masks, first) = Setup(name);
+        var c = model.Config;
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        // Three pairs of one length with their own corruptions and answer tokens.
+        PromptPair[] pairs = [first, .. new[] { 1, 4 }.Select(at =>
+        {
+            var corrupted = first.Clean.ToArray();
+            corrupted[at] = (corrupted[at] + 11) % c.VocabSize;
+            return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
+        })];
+        foreach (bool joint in new[] { false, true })
+        {
+            var probes = joint ? pairs.Select((_, i) => new HutchinsonProbes(masks, count: 2, seed: i)).ToArray() : null;
+            var cost = new CostLedger();
+            var shared = PairState.BuildMany(model, pairs, sites, BackwardModification.Gim, corruptedGradient: joint, cost, out var sharedGim, probes);
+            cost.ByMethod.Values.Sum(x => x.Forwards).Should().Be(joint ? 2 : 3, "the pairs share each pass");
+            for (int i = 0; i < pairs.Length; i++)
+            {
+                var own = PairState.Build(model, pairs[i], sites, BackwardModification.Gim, joint, new CostLedger(), out var ownGim, probes?[i]);
+                shared[i].CleanMetric.Should().BeApproximately(own.CleanMetric, 1e-9);
+                shared[i].CorruptedMetric.Should().BeApproximately(own.CorruptedMetric, 1e-9);
+                Close(AttributionPatching.Atp(masks, shared[i]), AttributionPatching.Atp(masks, own), $"AtP, pair {i}");
+                Close(AttributionPatching.Dot(masks, shared[i], sharedGim![i]!), AttributionPatching.Dot(masks, own, ownGim!), $"GIM, pair {i}");
+                for (int l = 0; l < c.Layers; l++)
+                    shared[i].ResidPre[l].allclose(own.ResidPre[l], rtol: 1e-9, atol: 1e-9).Should().BeTrue($"the clean cache of pair {i} at layer {l}");
+                if (!joint) continue;
+                Close(AttributionPatching.GradientDifferenceCurvature(masks, shared[i]), AttributionPatching.GradientDifferenceCurvature(masks, own), $"g′ screen, pair {i}");
+                Close(shared[i].HutchinsonCurvature!, own.HutchinsonCurvature!, $"Hutchinson screen, pair {i}");
+            }
+        }
+
+        void Close(double[] actual, double[] expected, string what)
+        {
+            double scale = expected.Max(Math.Abs);
+            for (int k = 0; k < actual.Length; k++) actual[k].Should().BeApproximately(expected[k], 1e-8 * scale, $"{what}, {masks.Components[k].Id}");
+        }
+    }
+
+    [SkippableFact]
+    public void Pairs_of_different_lengths_cannot_share_passes_on_synthetic_gpt2()
+    {
+        var model = Fixtures.Load("gpt2", ScalarType.Float64);
+        var sites = new[] { new Site(SiteKind.AttnZ, 0) };
+        var act = () => PairState.BuildMany(model, [new PromptPair([1, 2, 3], [1, 2, 4], 5, 6), new PromptPair([1, 2], [1, 3], 5, 6)], sites, null, false, new CostLedger(), out _);
+        act.Should().Throw<ArgumentException>().WithMessage("*equally long*");
+    }
 }
