@@ -44,14 +44,14 @@ public sealed class LogitDifference(int answer, int wrong) : IMetric
     /// once for all of them): row b measures <paramref name="rows"/>[b].
     /// </summary>
     internal static Tensor MeasureEach(HookedTransformer model, ModelInput input, IReadOnlyList<LogitDifference> rows, HookPlan? plan = null,
-        BackwardModification? modification = null)
+        BackwardModification? modification = null, CachedStart? start = null)
     {
         if (rows.Count != input.Batch) throw new ArgumentException($"{rows.Count} metrics for a batch of {input.Batch} rows.", nameof(rows));
-        if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong)) return rows[0].Measure(model, input, plan, modification);
+        if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong)) return rows[0].Measure(model, input, plan, modification, start);
         // The logits of every token any row reads, then each row picks its own two.
         long[] tokens = [.. rows.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
         var column = tokens.Select((token, j) => (token, j)).ToDictionary(x => x.token, x => (long)x.j);
-        var selected = model.ForwardSelected(input, input.LastPositions(), tokens, plan, modification);
+        var selected = model.ForwardSelected(input, input.LastPositions(), tokens, plan, modification, start);
         Tensor Pick(Func<LogitDifference, int> token) =>
             selected.gather(1, tensor(rows.Select(x => column[token(x)]).ToArray(), device: selected.device).unsqueeze(1)).squeeze(1);
         return Precision.AtLeastFloat32(Pick(x => x.Answer) - Pick(x => x.Wrong));

@@ -5,8 +5,11 @@ using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Attribution;
 
-/// <summary>One evaluation point: component <paramref name="Component"/> patched by the fraction <paramref name="T"/>.</summary>
-internal readonly record struct PhiRow(int Component, double T);
+/// <summary>
+/// One evaluation point: component <paramref name="Component"/> of pair <paramref name="Pair"/> (an index into the
+/// evaluator's pairs) patched by the fraction <paramref name="T"/>.
+/// </summary>
+internal readonly record struct PhiRow(int Component, double T, int Pair = 0);
 
 /// <summary>φ, φ′ and φ″ at each requested row (NaN where not requested).</summary>
 internal sealed record PhiValues(double[] Phi, double[] First, double[] Second);
@@ -27,11 +30,31 @@ internal interface IPhiFunction
 /// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r — or, by default for φ″, one Taylor-mode jet
 /// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows resume from the clean cache at the earliest layer
 /// and earliest first position in their chunk: nothing upstream of a patch, and no earlier position, can change.
+/// Rows of several equally long pairs can share a chunk, so stages with few rows per pair read the weights once for
+/// all pairs (<see cref="EvaluateEach"/>); <see cref="IPhiFunction"/> sees the first pair.
 /// </summary>
-internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, ComponentMasks masks, int maxRows, bool fromCache = true,
+internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairState> pairs, ComponentMasks masks, int maxRows, bool fromCache = true,
     SecondDerivative secondDerivative = SecondDerivative.TaylorMode) : IPhiFunction
 {
-    public double AtZero => pair.CleanMetric;
+    /// <summary>An evaluator of one pair's rows.</summary>
+    public PhiEvaluator(HookedTransformer model, PairState pair, ComponentMasks masks, int maxRows, bool fromCache = true,
+        SecondDerivative secondDerivative = SecondDerivative.TaylorMode) : this(model, [pair], masks, maxRows, fromCache, secondDerivative) { }
+
+    public double AtZero => pairs[0].CleanMetric;
+
+    /// <summary>The pairs whose rows this evaluator runs.</summary>
+    public IReadOnlyList<PairState> Pairs => pairs;
+
+    /// <summary>
+    /// Per pair, φ and its derivatives up to <paramref name="order"/> at t = <paramref name="t"/> for each of
+    /// <paramref name="components"/>: every pair's rows in the same chunks.
+    /// </summary>
+    public PhiValues[] EvaluateEach(IReadOnlyList<int> components, double t, int order, CostLedger cost, string method)
+    {
+        int n = components.Count;
+        var all = Evaluate([.. Enumerable.Range(0, pairs.Count).SelectMany(j => components.Select(c => new PhiRow(c, t, j)))], order, cost, method);
+        return [.. Enumerable.Range(0, pairs.Count).Select(j => new PhiValues(all.Phi[(j * n)..((j + 1) * n)], all.First[(j * n)..((j + 1) * n)], all.Second[(j * n)..((j + 1) * n)]))];
+    }
 
     private readonly IReadOnlyList<Component> components = masks.Components;
 
@@ -101,9 +124,9 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
         // (benchmarks). Local rows read whole attention patterns, so they keep every position.
         var start = fromCache ? Start(rows, r, local) : null;
         long from = start?.Position ?? 0;
-        var input = pair.Clean.Repeat(0, r);
+        var input = OnePair(rows) is { } pair ? pair.Clean.Repeat(0, r) : new ModelInput(cat(rows.Select(x => pairs[x.Pair].Clean.Ids).ToArray()));
         // t in the activations' dtype: float32 normally, float64 when a model is loaded in float64 for checks.
-        var dtype = pair.Delta.Values.First().dtype;
+        var dtype = pairs[0].Delta.Values.First().dtype;
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device).requires_grad_(order > 0);
 
         var plan = new HookPlan(c);
@@ -112,9 +135,10 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
 
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
-        var metric = pair.Metric.Measure(model, input, plan, start: start);
+        var metric = OnePair(rows) is { } one ? one.Metric.Measure(model, input, plan, start: start)
+            : LogitDifference.MeasureEach(model, input, [.. rows.Select(x => (LogitDifference)pairs[x.Pair].Metric)], plan, start: start);
         var m = local
-            ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pair.CleanGradient[patternSites[i]][0]).sum()).ToArray())
+            ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pairs[rows[i].Pair].CleanGradient[patternSites[i]][0]).sum()).ToArray())
             : metric;
         var phi = m.detach().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         var first = Enumerable.Repeat(double.NaN, r).ToArray();
@@ -137,36 +161,60 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
     // Jets need fp32/fp64 activations and a metric linear in the selected logits (the pair's logit difference).
     private bool UsesJets(int order, bool local) =>
         order == 2 && !local && secondDerivative == SecondDerivative.TaylorMode
-        && pair.Metric is LogitDifference && model.DType is ScalarType.Float32 or ScalarType.Float64;
+        && pairs.All(x => x.Metric is LogitDifference) && model.DType is ScalarType.Float32 or ScalarType.Float64;
 
     /// <summary>
     /// φ, φ′, φ″ of a chunk by one Taylor-mode forward: each row's site gets the direction mask·δ (and the value
-    /// t·mask·δ where t ≠ 0). At t = 0 every row shares the clean value, which then stays one row wide.
+    /// t·mask·δ where t ≠ 0). At t = 0 the rows of one pair share its clean value, which then stays one row wide; rows
+    /// of several pairs carry one value row each.
     /// </summary>
     private PhiValues EvaluateChunkByJets(PhiRow[] rows)
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int r = rows.Length;
-        var start = fromCache ? Start(rows, 1, local: false) : pair.Resume(0, 0, 1);
-        var dtype = pair.Delta.Values.First().dtype;
+        var pair = OnePair(rows);
+        var start = fromCache ? Start(rows, 1, local: false) : pair?.Resume(0, 0, 1) ?? Stacked(rows, 0, 0);
+        var dtype = pairs[0].Delta.Values.First().dtype;
         bool moved = rows.Any(x => x.T != 0);
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
         var jets = new JetPlan(model.Config);
         foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
-        var metric = (LogitDifference)pair.Metric;
-        long position = pair.Clean.LastPositions()[0].item<long>();
-        var logits = model.ForwardSelected(pair.Clean, start, jets, position, [metric.Answer, metric.Wrong]);
-        var m = logits.Map(x => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]));
+        var metrics = rows.Select(x => (LogitDifference)pairs[x.Pair].Metric).ToArray();
+        long[] tokens = [.. metrics.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
+        var clean = pairs[rows[0].Pair].Clean;
+        long position = clean.LastPositions()[0].item<long>();
+        var logits = model.ForwardSelected(clean, start, jets, position, tokens);
+        // One pair: its two logits. Several: each row (value and derivatives alike) picks its own pair's two.
+        var column = tokens.Select((token, j) => (token, j)).ToDictionary(x => x.token, x => (long)x.j);
+        Tensor Pick(Func<LogitDifference, int> token) => tensor(metrics.Select(x => column[token(x)]).ToArray(), device: model.Device).unsqueeze(1);
+        var (answer, wrong) = pair is null ? (Pick(x => x.Answer), Pick(x => x.Wrong)) : (null, null);
+        var m = logits.Map(x => Precision.AtLeastFloat32(pair is not null ? x[.., 0] - x[.., 1] : (x.gather(1, answer!) - x.gather(1, wrong!)).squeeze(1)));
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
     }
 
     // Where a chunk resumes: its earliest layer and its earliest first position (no earlier position changes).
-    private CachedStart Start(PhiRow[] rows, long batch, bool local) =>
-        pair.Resume(rows.Min(x => components[x.Component].Layer), local ? 0 : rows.Min(x => components[x.Component].FirstPosition), batch);
+    private CachedStart Start(PhiRow[] rows, long batch, bool local)
+    {
+        int layer = rows.Min(x => components[x.Component].Layer);
+        long position = local ? 0 : rows.Min(x => components[x.Component].FirstPosition);
+        return OnePair(rows) is { } pair ? pair.Resume(layer, position, batch) : Stacked(rows, layer, position);
+    }
+
+    // A start whose row i is the clean cache of row i's pair.
+    private CachedStart Stacked(PhiRow[] rows, int layer, long position)
+    {
+        Tensor Rows(Func<PairState, Tensor> part) => cat(rows.Select(x => part(pairs[x.Pair])).ToArray());
+        Tensor[]? PerLayer(Func<PairState, int, Tensor> part) =>
+            position == 0 ? null : [.. Enumerable.Range(0, model.Config.Layers).Select(l => Rows(p => part(p, l)))];
+        return new CachedStart(layer, Rows(p => p.ResidPre[layer]), position, PerLayer((p, l) => p.CleanKeys[l]), PerLayer((p, l) => p.CleanValues[l]));
+    }
+
+    // The pair all rows belong to, or null when they mix pairs.
+    private PairState? OnePair(PhiRow[] rows) => rows.All(x => x.Pair == rows[0].Pair) ? pairs[rows[0].Pair] : null;
 
     /// <summary>
     /// Per site, the rows' patch directions at positions <paramref name="from"/>…: row i holds mask_i·δ where row i
@@ -175,9 +223,11 @@ internal sealed class PhiEvaluator(HookedTransformer model, PairState pair, Comp
     private IEnumerable<(Site Site, Tensor Direction)> Directions(PhiRow[] rows, long from)
     {
         int[] rowComponents = [.. rows.Select(x => x.Component)];
+        var pair = OnePair(rows);
         foreach (var site in rows.Select(x => components[x.Component].Site).Distinct())
         {
-            var delta = pair.Delta[site];
+            // One pair's δ broadcasts over its rows; rows of several pairs take their own.
+            var delta = pair?.Delta[site] ?? cat(rows.Select(x => pairs[x.Pair].Delta[site]).ToArray());
             var direction = masks.Rows(site, rowComponents, delta.dtype, delta.device) * delta;
             int axis = SiteMask.Axes(site.Kind).Position;
             yield return (site, from == 0 ? direction : direction.narrow(axis, from, direction.shape[axis] - from));

@@ -138,13 +138,14 @@ public sealed class Attention : nn.Module
     private Tensor Rotate(Tensor x, ForwardState s, long from) =>
         RotaryEmbedding.Apply(x, ForwardState.Positions(s.Cos!, from), ForwardState.Positions(s.Sin!, from), _c.RotaryDims);
 
-    // The clean run's keys or values of positions before s.Start at this layer, [batch, Start, kv heads, d].
+    // The clean run's keys or values of positions before s.Start at this layer, [batch, Start, kv heads, d]; a cache
+    // with a row per batch row (runs over several prompts) keeps its rows.
     private Tensor CachedPrefix(IReadOnlyList<Tensor> cache, ForwardState s, long batch, bool rotate)
     {
         var prefix = cache[_layer].narrow(1, 0, s.Start);
         if (rotate && _c.RotaryDims > 0)
             prefix = RotaryEmbedding.Apply(prefix, s.Cos!.narrow(0, 0, 1).narrow(1, 0, s.Start), s.Sin!.narrow(0, 0, 1).narrow(1, 0, s.Start), _c.RotaryDims);
-        return prefix.expand(batch, -1, -1, -1);
+        return prefix.expand(Math.Max(batch, prefix.shape[0]), -1, -1, -1);
     }
 
     private static Tensor ScaleGradient(Tensor x, double scale) =>

@@ -194,13 +194,7 @@ public class EngineDerivativeTests
         var (model, _, masks, first) = Setup(name);
         var c = model.Config;
         Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
-        // Three pairs of one length with their own corruptions and answer tokens.
-        PromptPair[] pairs = [first, .. new[] { 1, 4 }.Select(at =>
-        {
-            var corrupted = first.Clean.ToArray();
-            corrupted[at] = (corrupted[at] + 11) % c.VocabSize;
-            return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
-        })];
+        var pairs = ThreePairs(first, c.VocabSize);
         foreach (bool joint in new[] { false, true })
         {
             var probes = joint ? pairs.Select((_, i) => new HutchinsonProbes(masks, count: 2, seed: i)).ToArray() : null;
@@ -228,6 +222,40 @@ public class EngineDerivativeTests
             for (int k = 0; k < actual.Length; k++) actual[k].Should().BeApproximately(expected[k], 1e-8 * scale, $"{what}, {masks.Components[k].Id}");
         }
     }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Rows_of_several_pairs_in_shared_chunks_equal_each_pair_evaluated_alone(string name)
+    {
+        var (model, _, masks, first) = Setup(name);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        var states = PairState.BuildMany(model, ThreePairs(first, model.Config.VocabSize), sites, null, false, new CostLedger(), out _);
+        var all = Enumerable.Range(0, masks.Components.Count).ToArray();
+        // Chunks of two rows mix pairs and resume at later positions (the per-position head); 64 rows hold them all.
+        foreach (int maxRows in new[] { 2, 64 })
+            foreach (var method in new[] { SecondDerivative.TaylorMode, SecondDerivative.DoubleBackward })
+                foreach (var (t, order) in new[] { (0.0, 2), (1.0, 0) })
+                {
+                    var shared = new PhiEvaluator(model, states, masks, maxRows, secondDerivative: method).EvaluateEach(all, t, order, new CostLedger(), "test");
+                    for (int j = 0; j < states.Length; j++)
+                    {
+                        var own = new PhiEvaluator(model, states[j], masks, maxRows, secondDerivative: method).Evaluate([.. all.Select(c => new PhiRow(c, t))], order, new CostLedger(), "test");
+                        var values = order == 0 ? (shared[j].Phi, own.Phi) : (shared[j].Second, own.Second);
+                        double scale = values.Item2.Max(Math.Abs);
+                        for (int c = 0; c < all.Length; c++)
+                            values.Item1[c].Should().BeApproximately(values.Item2[c], 1e-9 * Math.Max(scale, 1), $"pair {j}, {masks.Components[c].Id}, {maxRows} rows, {method}, order {order}");
+                    }
+                }
+    }
+
+    // Three pairs of one length with their own corruptions and answer tokens.
+    private static PromptPair[] ThreePairs(PromptPair first, int vocabulary) =>
+        [first, .. new[] { 1, 4 }.Select(at =>
+        {
+            var corrupted = first.Clean.ToArray();
+            corrupted[at] = (corrupted[at] + 11) % vocabulary;
+            return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
+        })];
 
     [SkippableFact]
     public void Pairs_of_different_lengths_cannot_share_passes_on_synthetic_gpt2()
