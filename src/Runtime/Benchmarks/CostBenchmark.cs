@@ -172,6 +172,8 @@ public static class CostBenchmark
                     perRow / referenceBytes, 1, lower: true));
         }
 
+        Datasets();
+
         if (shape.PerPosition)
         {
             var perPosition = Components.HeadsPerPosition(c, shape.Pair.Clean.Count);
@@ -184,6 +186,25 @@ public static class CostBenchmark
             ScreenFlagFix("heads × positions", perPosition, truthPositions, patchedPositions, patchPositions, 10);
         }
         return (rows, ratios);
+
+        // A dataset of eight pairs (the shape's and its mirror image, alternately): AtP, and AtP with the Hutchinson
+        // screen (Screen–Flag–Fix's first stage), with equally long pairs sharing passes as the engine runs them,
+        // against one pair at a time. The same work either way; only the passes differ.
+        void Datasets()
+        {
+            var mirror = new PromptPair(shape.Pair.Corrupted, shape.Pair.Clean, shape.Pair.Wrong, shape.Pair.Answer);
+            PromptPair[] dataset = [.. Enumerable.Range(0, 8).Select(j => j % 2 == 0 ? shape.Pair : mirror)];
+            foreach (var (what, screens, rowsPerPair) in new[] { ("AtP", Array.Empty<CurvatureScreen>(), 2), ($"AtP + Hutchinson screen, {probes} probes", [CurvatureScreen.Hutchinson], 2 + probes) })
+            {
+                var engine = new AttributionEngine(model, new AttributionOptions { ScreenFlagFix = false, Methods = Methods.Atp, ExtraScreens = screens, MaxRowsPerChunk = maxRows });
+                Action shared = () => engine.Run(dataset, heads);
+                Action apart = () => { foreach (var pair in dataset) engine.Run([pair], heads); };
+                var together = Time($"{what}, all heads, {dataset.Length} pairs sharing passes", dataset.Length * rowsPerPair, shared);
+                var separately = Time($"{what}, all heads, {dataset.Length} pairs one at a time", dataset.Length * rowsPerPair, apart);
+                ratios.Add(new(shape.Name, $"{what}, all heads, {dataset.Length} pairs: one at a time / sharing passes",
+                    AlternatingRatio(separately.Seconds / together.Seconds, apart, shared, repeats), "report", true));
+            }
+        }
 
         // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
         // agreement, and where its time goes, stage by stage, from its own cost ledger (of the last timed run).
