@@ -47,14 +47,22 @@ public sealed class LogitDifference(int answer, int wrong) : IMetric
         BackwardModification? modification = null, CachedStart? start = null)
     {
         if (rows.Count != input.Batch) throw new ArgumentException($"{rows.Count} metrics for a batch of {input.Batch} rows.", nameof(rows));
-        if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong)) return rows[0].Measure(model, input, plan, modification, start);
-        // The logits of every token any row reads, then each row picks its own two.
+        var (tokens, difference) = Columns(rows, model.Device);
+        return difference(model.ForwardSelected(input, input.LastPositions(), tokens, plan, modification, start));
+    }
+
+    /// <summary>
+    /// The logits a batch of per-row metrics reads, and each row's difference from them ([B, tokens] → [B]): two
+    /// columns when the rows share their tokens (then any batch size), else each row picks its own two.
+    /// </summary>
+    internal static (long[] Tokens, Func<Tensor, Tensor> Difference) Columns(IReadOnlyList<LogitDifference> rows, Device device)
+    {
+        if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong))
+            return ([rows[0].Answer, rows[0].Wrong], x => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]));
         long[] tokens = [.. rows.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
-        var column = tokens.Select((token, j) => (token, j)).ToDictionary(x => x.token, x => (long)x.j);
-        var selected = model.ForwardSelected(input, input.LastPositions(), tokens, plan, modification, start);
-        Tensor Pick(Func<LogitDifference, int> token) =>
-            selected.gather(1, tensor(rows.Select(x => column[token(x)]).ToArray(), device: selected.device).unsqueeze(1)).squeeze(1);
-        return Precision.AtLeastFloat32(Pick(x => x.Answer) - Pick(x => x.Wrong));
+        Tensor Index(Func<LogitDifference, int> token) => tensor(rows.Select(x => (long)Array.IndexOf(tokens, token(x))).ToArray(), device: device).unsqueeze(1);
+        var (answer, wrong) = (Index(x => x.Answer), Index(x => x.Wrong));
+        return (tokens, x => Precision.AtLeastFloat32((x.gather(1, answer) - x.gather(1, wrong)).squeeze(1)));
     }
 
     /// <inheritdoc />

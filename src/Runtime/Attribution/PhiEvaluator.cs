@@ -53,7 +53,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
     {
         int n = components.Count;
         var all = Evaluate([.. Enumerable.Range(0, pairs.Count).SelectMany(j => components.Select(c => new PhiRow(c, t, j)))], order, cost, method);
-        return [.. Enumerable.Range(0, pairs.Count).Select(j => new PhiValues(all.Phi[(j * n)..((j + 1) * n)], all.First[(j * n)..((j + 1) * n)], all.Second[(j * n)..((j + 1) * n)]))];
+        return [.. Enumerable.Range(0, pairs.Count).Select(j => (j * n)..((j + 1) * n)).Select(part => new PhiValues(all.Phi[part], all.First[part], all.Second[part]))];
     }
 
     private readonly IReadOnlyList<Component> components = masks.Components;
@@ -182,16 +182,11 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
-        var metrics = rows.Select(x => (LogitDifference)pairs[x.Pair].Metric).ToArray();
-        long[] tokens = [.. metrics.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
+        // The difference is linear in the selected logits: value and derivatives alike.
+        var (tokens, difference) = LogitDifference.Columns([.. rows.Select(x => (LogitDifference)pairs[x.Pair].Metric)], model.Device);
         var clean = pairs[rows[0].Pair].Clean;
         long position = clean.LastPositions()[0].item<long>();
-        var logits = model.ForwardSelected(clean, start, jets, position, tokens);
-        // One pair: its two logits. Several: each row (value and derivatives alike) picks its own pair's two.
-        var column = tokens.Select((token, j) => (token, j)).ToDictionary(x => x.token, x => (long)x.j);
-        Tensor Pick(Func<LogitDifference, int> token) => tensor(metrics.Select(x => column[token(x)]).ToArray(), device: model.Device).unsqueeze(1);
-        var (answer, wrong) = pair is null ? (Pick(x => x.Answer), Pick(x => x.Wrong)) : (null, null);
-        var m = logits.Map(x => Precision.AtLeastFloat32(pair is not null ? x[.., 0] - x[.., 1] : (x.gather(1, answer!) - x.gather(1, wrong!)).squeeze(1)));
+        var m = model.ForwardSelected(clean, start, jets, position, tokens).Map(difference);
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
     }
