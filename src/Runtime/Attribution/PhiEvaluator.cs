@@ -29,7 +29,8 @@ internal interface IPhiFunction
 /// autograd w.r.t. the per-row vector t, φ′_c(t) and φ″_c(t). Rows are independent, so one backward of Σ_r φ_r gives
 /// every φ′_r and one double backward of Σ_r φ′_r gives every φ″_r — or, by default for φ″, one Taylor-mode jet
 /// forward gives φ, φ′ and φ″ together (<see cref="Jet"/>). Rows resume from the clean cache at the earliest layer
-/// and earliest first position in their chunk: nothing upstream of a patch, and no earlier position, can change.
+/// and earliest first position in their chunk: nothing upstream of a patch, and no earlier position, can change — nor
+/// any position before the first token where the pair's prompts differ, where δ is zero.
 /// Rows of several equally long pairs can share a chunk, so stages with few rows per pair read the weights once for
 /// all pairs (<see cref="EvaluateEach"/>); <see cref="IPhiFunction"/> sees the first pair.
 /// </summary>
@@ -98,7 +99,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
     {
         // By layer, then by first position: a chunk resumes at its earliest layer and position.
         var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer)
-            .ThenBy(i => components[rows[i].Component].FirstPosition).ThenBy(i => rows[i].Component).ToArray();
+            .ThenBy(i => FirstPosition(rows[i])).ThenBy(i => rows[i].Component).ToArray();
         int minimum = order == 0 || UsesJets(order, local: false) ? Math.Max(1, maxRows / 4) : maxRows;
         var chunk = new List<int>();
         foreach (int i in ordered)
@@ -195,7 +196,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
     private CachedStart Start(PhiRow[] rows, long batch, bool local)
     {
         int layer = rows.Min(x => components[x.Component].Layer);
-        long position = local ? 0 : rows.Min(x => components[x.Component].FirstPosition);
+        long position = local ? 0 : rows.Min(FirstPosition);
         return OnePair(rows) is { } pair ? pair.Resume(layer, position, batch) : Stacked(rows, layer, position);
     }
 
@@ -207,6 +208,10 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
             position == 0 ? null : [.. Enumerable.Range(0, model.Config.Layers).Select(l => Rows(p => part(p, l)))];
         return new CachedStart(layer, Rows(p => p.ResidPre[layer]), position, PerLayer((p, l) => p.CleanKeys[l]), PerLayer((p, l) => p.CleanValues[l]));
     }
+
+    // The first position a row's patch changes: its component's first, and none before its prompts' first difference
+    // (attention is causal, so δ is zero there).
+    private long FirstPosition(PhiRow row) => Math.Max(components[row.Component].FirstPosition, pairs[row.Pair].FirstDifference);
 
     // The pair all rows belong to, or null when they mix pairs.
     private PairState? OnePair(PhiRow[] rows) => rows.All(x => x.Pair == rows[0].Pair) ? pairs[rows[0].Pair] : null;

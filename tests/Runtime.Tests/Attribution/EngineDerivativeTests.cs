@@ -110,10 +110,13 @@ public class EngineDerivativeTests
         var (model, state, _, _) = Setup(name);
         var c = model.Config;
         int last = c.Layers - 1;
+        state.FirstDifference.Should().Be(2, "the prompts first differ at position 2");
+        // Whole-site components, and one before the first difference, resume there: δ is zero earlier.
         IReadOnlyList<Component> components =
             [new(ComponentKind.Head, 0, 1, Position: 3), new(ComponentKind.Head, last, 0, Position: 8), new(ComponentKind.Residual, 1, 6),
              new(ComponentKind.Mlp, 0, 0, Position: 2), new(ComponentKind.Neuron, 0, 3, Position: 5), new(ComponentKind.Key, last, 0, Position: 4),
-             new(ComponentKind.Query, 0, 1, Position: 7)];
+             new(ComponentKind.Query, 0, 1, Position: 7), new(ComponentKind.Head, 0, 0), new(ComponentKind.Mlp, last, 0),
+             new(ComponentKind.Key, last, 0), new(ComponentKind.Head, 0, 2, Position: 1)];
         using var masks = new ComponentMasks(components, c, 9, model.Device);
         var rows = Enumerable.Range(0, components.Count).SelectMany(i => new[] { 0.0, 0.5, 1.0 }.Select(t => new PhiRow(i, t))).ToArray();
         // One row per chunk, so each resumes at its own layer and position, earlier keys and values from the cache.
