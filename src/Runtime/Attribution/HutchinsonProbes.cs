@@ -57,15 +57,19 @@ internal sealed class HutchinsonProbes
 
     /// <summary>
     /// Interventions that make the rows after the cleans and corrupteds of a [cleans (k), corrupteds (k), probes…]
-    /// batch the probes, each pair's in turn (see <see cref="PairState.BuildMany"/>). Every pair's probes must index
-    /// the same components.
+    /// batch the probes, each pair's in turn (see <see cref="PairState.BuildMany"/>), in a pass that runs positions
+    /// <paramref name="fromPosition"/>… . Every pair's probes must index the same components.
     /// </summary>
-    public static IEnumerable<Intervention> InPairPass(IReadOnlyList<HutchinsonProbes> probes, ScalarType dtype, Device device)
+    public static IEnumerable<Intervention> InPairPass(IReadOnlyList<HutchinsonProbes> probes, ScalarType dtype, Device device, int fromPosition = 0)
     {
         long[] pairOfRow = [.. probes.SelectMany((x, i) => Enumerable.Repeat((long)i, x.Count))];
         var pairs = tensor(pairOfRow, device: device);
         return probes[0].Masks.Sites.Select(site =>
-            new StepAlongDelta(site, cat(probes.Select(x => x.Steps(site, 0, x.Count, dtype, device)).ToArray()), probes.Count, pairs));
+        {
+            var steps = cat(probes.Select(x => x.Steps(site, 0, x.Count, dtype, device)).ToArray());
+            int axis = SiteMask.Axes(site.Kind).Position;
+            return new StepAlongDelta(site, steps.narrow(axis, fromPosition, steps.shape[axis] - fromPosition), probes.Count, pairs);
+        });
     }
 
     /// <summary>

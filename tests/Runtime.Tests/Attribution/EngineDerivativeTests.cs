@@ -209,20 +209,14 @@ public class EngineDerivativeTests
                 var own = PairState.Build(model, pairs[i], sites, BackwardModification.Gim, joint, new CostLedger(), out var ownGim, probes?[i]);
                 shared[i].CleanMetric.Should().BeApproximately(own.CleanMetric, 1e-9);
                 shared[i].CorruptedMetric.Should().BeApproximately(own.CorruptedMetric, 1e-9);
-                Close(AttributionPatching.Atp(masks, shared[i]), AttributionPatching.Atp(masks, own), $"AtP, pair {i}");
-                Close(AttributionPatching.Dot(masks, shared[i], sharedGim![i]!), AttributionPatching.Dot(masks, own, ownGim!), $"GIM, pair {i}");
+                Close(masks, AttributionPatching.Atp(masks, shared[i]), AttributionPatching.Atp(masks, own), $"AtP, pair {i}");
+                Close(masks, AttributionPatching.Dot(masks, shared[i], sharedGim![i]!), AttributionPatching.Dot(masks, own, ownGim!), $"GIM, pair {i}");
                 for (int l = 0; l < c.Layers; l++)
                     shared[i].ResidPre[l].allclose(own.ResidPre[l], rtol: 1e-9, atol: 1e-9).Should().BeTrue($"the clean cache of pair {i} at layer {l}");
                 if (!joint) continue;
-                Close(AttributionPatching.GradientDifferenceCurvature(masks, shared[i]), AttributionPatching.GradientDifferenceCurvature(masks, own), $"g′ screen, pair {i}");
-                Close(shared[i].HutchinsonCurvature!, own.HutchinsonCurvature!, $"Hutchinson screen, pair {i}");
+                Close(masks, AttributionPatching.GradientDifferenceCurvature(masks, shared[i]), AttributionPatching.GradientDifferenceCurvature(masks, own), $"g′ screen, pair {i}");
+                Close(masks, shared[i].HutchinsonCurvature!, own.HutchinsonCurvature!, $"Hutchinson screen, pair {i}");
             }
-        }
-
-        void Close(double[] actual, double[] expected, string what)
-        {
-            double scale = expected.Max(Math.Abs);
-            for (int k = 0; k < actual.Length; k++) actual[k].Should().BeApproximately(expected[k], 1e-8 * scale, $"{what}, {masks.Components[k].Id}");
         }
     }
 
@@ -249,6 +243,41 @@ public class EngineDerivativeTests
                             values.Item1[c].Should().BeApproximately(values.Item2[c], 1e-9 * Math.Max(scale, 1), $"pair {j}, {masks.Components[c].Id}, {maxRows} rows, {method}, order {order}");
                     }
                 }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void Passes_that_run_the_shared_prefix_apart_give_what_full_passes_give(string name)
+    {
+        var (model, _, masks, first) = Setup(name);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        var pairs = ThreePairs(first, model.Config.VocabSize); // first differences at 2, 1 and 4: the prefix is 1 token
+        foreach (bool joint in new[] { false, true })
+        {
+            PairState[] Build(bool prefix, out Dictionary<Site, Tensor>?[]? gim) => PairState.BuildMany(model, pairs, sites, BackwardModification.Gim, joint,
+                new CostLedger(), out gim, joint ? [.. pairs.Select((_, i) => new HutchinsonProbes(masks, count: 2, seed: i))] : null, sharedPrefix: prefix);
+            var (apart, full) = (Build(true, out var apartGim), Build(false, out var fullGim));
+            for (int i = 0; i < pairs.Length; i++)
+            {
+                apart[i].CleanMetric.Should().BeApproximately(full[i].CleanMetric, 1e-9);
+                apart[i].CorruptedMetric.Should().BeApproximately(full[i].CorruptedMetric, 1e-9);
+                Close(masks, AttributionPatching.Atp(masks, apart[i]), AttributionPatching.Atp(masks, full[i]), $"AtP, pair {i}");
+                Close(masks, AttributionPatching.Dot(masks, apart[i], apartGim![i]!), AttributionPatching.Dot(masks, full[i], fullGim![i]!), $"GIM, pair {i}");
+                for (int l = 0; l < model.Config.Layers; l++)
+                    foreach (var (a, b) in new[] { (apart[i].ResidPre[l], full[i].ResidPre[l]), (apart[i].CleanKeys[l], full[i].CleanKeys[l]), (apart[i].CleanValues[l], full[i].CleanValues[l]) })
+                        a.allclose(b, rtol: 1e-9, atol: 1e-9).Should().BeTrue($"the clean cache of pair {i} at layer {l}");
+                if (!joint) continue;
+                Close(masks, AttributionPatching.GradientDifferenceCurvature(masks, apart[i]), AttributionPatching.GradientDifferenceCurvature(masks, full[i]), $"g′ screen, pair {i}");
+                Close(masks, apart[i].HutchinsonCurvature!, full[i].HutchinsonCurvature!, $"Hutchinson screen, pair {i}");
+            }
+        }
+    }
+
+    // Per component, actual ≈ expected relative to the largest |expected|.
+    private static void Close(ComponentMasks masks, double[] actual, double[] expected, string what)
+    {
+        double scale = expected.Max(Math.Abs);
+        for (int k = 0; k < actual.Length; k++) actual[k].Should().BeApproximately(expected[k], 1e-8 * scale, $"{what}, {masks.Components[k].Id}");
     }
 
     // Three pairs of one length with their own corruptions and answer tokens.
