@@ -50,9 +50,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         // The probes ride in AtP's pass when a pair's rows fit a chunk (clean, corrupted and one row per probe).
         bool probesInPairPass = wantHutchinson && 2 + o.HutchinsonProbes <= o.MaxRowsPerChunk;
         int rowsPerPair = probesInPairPass ? 2 + o.HutchinsonProbes : wantGradientDifference ? 2 : 1;
+        int pairsDone = 0;
         foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rowsPerPair)))
         {
-            progress?.Report(new("screen", group[0], p));
+            progress?.Report(new("screen", pairsDone, p));
+            pairsDone += group.Length;
             var masks = Masks(group[0]);
             var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
             var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
@@ -158,9 +160,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         void ForEachPairGroup(string stage, int[] rows, Action<int[], PhiEvaluator, int[]> work)
         {
             if (rows.Length == 0) return;
+            int done = 0;
             foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rows.Length)))
             {
-                progress?.Report(new(stage, group[0], p));
+                progress?.Report(new(stage, done, p));
+                done += group.Length;
                 using var groupScope = NewDisposeScope();
                 work(group, new PhiEvaluator(model, [.. group.Select(i => states[i])], Masks(group[0]), o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
             }
@@ -186,9 +190,10 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         }
     }
 
-    // Pairs that share AtP's passes: equally long ones, in order, up to the rows a chunk allows.
+    // Pairs that share passes: equally long ones, up to the rows a chunk allows, by first difference (so a group's
+    // shared prefix, which AtP's passes may skip, is as long as it can be).
     private static IEnumerable<int[]> PairGroups(IReadOnlyList<PromptPair> pairs, int pairsPerGroup) =>
-        Enumerable.Range(0, pairs.Count).GroupBy(i => pairs[i].Clean.Count).SelectMany(g => g.Chunk(pairsPerGroup));
+        Enumerable.Range(0, pairs.Count).GroupBy(i => pairs[i].Clean.Count).SelectMany(g => g.OrderBy(i => pairs[i].FirstDifference).Chunk(pairsPerGroup));
 
     private int[] Candidates(double[] score)
     {

@@ -39,11 +39,8 @@ internal sealed class PairState
     public CachedStart Resume(int layer, long position, long rows) =>
         new(layer, ResidPre[layer].expand(rows, -1, -1), position, CleanKeys, CleanValues);
 
-    /// <summary>
-    /// The first position where the clean and corrupted prompts differ (0 when they do not): attention is causal, so
-    /// every activation before it is the same in both runs and δ is zero there.
-    /// </summary>
-    public int FirstDifference { get; private set; }
+    /// <inheritdoc cref="PromptPair.FirstDifference"/>
+    public int FirstDifference { get; private init; }
 
     /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
@@ -80,10 +77,7 @@ internal sealed class PairState
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
         var c = model.Config;
         var device = model.Device;
-        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), new LogitDifference(x.Answer, x.Wrong))
-        {
-            FirstDifference = Math.Max(0, Enumerable.Range(0, x.Clean.Count).FirstOrDefault(i => x.Clean[i] != x.Corrupted[i], -1)),
-        }).ToArray();
+        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), new LogitDifference(x.Answer, x.Wrong)) { FirstDifference = x.FirstDifference }).ToArray();
         var metrics = states.Select(x => (LogitDifference)x.Metric).ToArray();
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
         var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();

@@ -10,6 +10,12 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <param name="Wrong">Token id of the competing answer (correct on the corrupted prompt).</param>
 public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Corrupted, int Answer, int Wrong)
 {
+    /// <summary>
+    /// The first position where the prompts differ (0 when they do not): attention is causal, so every activation
+    /// before it is the same in both runs and patching changes nothing there.
+    /// </summary>
+    public int FirstDifference => Math.Max(0, Enumerable.Range(0, Math.Min(Clean.Count, Corrupted.Count)).FirstOrDefault(i => Clean[i] != Corrupted[i], -1));
+
     /// <summary>Checks lengths and vocabulary; throws <see cref="AttributionInputException"/> with what to fix.</summary>
     public void Validate(int vocabSize, int index = 0)
     {

@@ -273,6 +273,22 @@ public class EngineDerivativeTests
         }
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void The_engine_over_pairs_that_share_passes_averages_what_it_gives_each_pair_alone(string name)
+    {
+        var (model, _, masks, first) = Setup(name);
+        var pairs = ThreePairs(first, model.Config.VocabSize);
+        // Patching every component: a chunk of pairs' rows; the Hutchinson screen rides in the shared AtP pass.
+        var options = new AttributionOptions { ScreenFlagFix = false, Methods = Methods.Atp | Methods.Patching, ExtraScreens = [CurvatureScreen.Hutchinson] };
+        var together = new AttributionEngine(model, options).Run(pairs, masks.Components);
+        var alone = pairs.Select(p => new AttributionEngine(model, options).Run([p], masks.Components)).ToArray();
+        double[] Mean(Func<ComponentEstimate, double> value) =>
+            [.. Enumerable.Range(0, masks.Components.Count).Select(c => alone.Average(r => value(r.Components[c])))];
+        Close(masks, [.. together.Components.Select(x => x.Atp)], Mean(x => x.Atp), "AtP");
+        Close(masks, [.. together.Components.Select(x => x.Patching!.Value)], Mean(x => x.Patching!.Value), "patching");
+    }
+
     // Per component, actual ≈ expected relative to the largest |expected|.
     private static void Close(ComponentMasks masks, double[] actual, double[] expected, string what)
     {
