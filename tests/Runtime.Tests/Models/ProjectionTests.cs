@@ -10,6 +10,8 @@ public class ProjectionTests
     [Theory]
     [InlineData(1, 16, true)]
     [InlineData(8, 16, false)]
+    [InlineData(1, 13, true)] // 13 rows: padded to 16 for the product
+    [InlineData(2, 5, false)] // 10 rows: padded to 16
     [InlineData(3, 100, true)] // 300 rows: past Projection.TransposedProductRows
     public void Projection_is_x_W_transposed_plus_b_with_the_same_first_and_second_derivatives(int batch, int positions, bool hasBias)
     {
