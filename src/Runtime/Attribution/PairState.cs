@@ -227,11 +227,12 @@ internal sealed class PairState
 
         /// <summary>
         /// Prefix tokens × differentiated rows below which the prefix is not run apart: its pass reads every weight
-        /// once, which at short prompts costs more than the positions it skips (GPT-2 small, 16 tokens, 2 cores: one
-        /// pair's AtP skipping 10 tokens 19 % slower, eight pairs' 18 % faster; with four probes each, eight pairs
-        /// skipping 3 tokens 10 % faster, one pair 14 % slower).
+        /// once, which at short prompts costs more than the positions it skips (GPT-2 small, 16 tokens, 2 cores,
+        /// one pair with four probes: skipping 3 tokens (18) breaks even, 6 (36) is 9 % faster, 10 (60) 19 %; one pair
+        /// without probes is slower at every length; eight pairs skipping 3 tokens 5 % slower (24), 11 % faster with
+        /// probes (144)).
         /// </summary>
-        public const int MinimumTokenRows = 64;
+        public const int MinimumTokenRows = 32;
 
         /// <summary>Prefix length in tokens.</summary>
         public int Length { get; }
