@@ -216,7 +216,8 @@ internal sealed class PairState
     /// The positions before every pair's first difference, run once over the clean prompts: every row of a pair's
     /// passes (clean, corrupted, probes) is the same there, so the differentiated passes resume after them from its
     /// keys and values — a prefix of p of T tokens takes p/T of each pass's work off. Outside the clean cache's sites,
-    /// what a resumed pass leaves out is zero: δ there, and the gradient, which only ever meets δ.
+    /// what a resumed pass leaves out is zero: δ there, and the gradient, which only ever meets δ (or, for query/key
+    /// curvature, attention-pattern rows no patch changes).
     /// </summary>
     private sealed class SharedPrefix
     {
