@@ -30,13 +30,15 @@ public class ShardingTests
             for (int i = 0; i < a.Count; i++)
                 foreach (var key in new[] { "patching", "atp", "hvp", "mshvp", "bound" })
                 {
-                    // float32 rounding depends on which rows share a chunk, and a component shard changes that.
+                    // float32 rounding depends on which rows share a chunk, and either shard axis changes that (rows of
+                    // several pairs share chunks). The estimates are differences of logit differences of a few units,
+                    // so a few float32 ulps of those are ~1e-6.
                     double expected = a[i].GetProperty(key).GetDouble();
-                    b[i].GetProperty(key).GetDouble().Should().BeApproximately(expected, 1e-6 * (1 + Math.Abs(expected)), $"{a[i].GetProperty("id")} {key}");
+                    b[i].GetProperty(key).GetDouble().Should().BeApproximately(expected, 1e-5 * (1 + Math.Abs(expected)), $"{a[i].GetProperty("id")} {key}");
                 }
             merged.RootElement.GetProperty("pairs").GetInt32().Should().Be(single.RootElement.GetProperty("pairs").GetInt32());
             merged.RootElement.GetProperty("evaluation").GetProperty("methods").GetProperty("atp").GetProperty("mean_abs_error").GetDouble()
-                .Should().BeApproximately(single.RootElement.GetProperty("evaluation").GetProperty("methods").GetProperty("atp").GetProperty("mean_abs_error").GetDouble(), 1e-6);
+                .Should().BeApproximately(single.RootElement.GetProperty("evaluation").GetProperty("methods").GetProperty("atp").GetProperty("mean_abs_error").GetDouble(), 1e-5);
             merged.RootElement.GetProperty("cost").GetProperty("patching").GetProperty("rows").GetInt32()
                 .Should().Be(single.RootElement.GetProperty("cost").GetProperty("patching").GetProperty("rows").GetInt32(), "costs add up across shards");
         }
