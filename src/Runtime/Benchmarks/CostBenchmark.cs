@@ -187,23 +187,32 @@ public static class CostBenchmark
         }
         return (rows, ratios);
 
-        // A dataset of eight pairs (the shape's and its mirror image, alternately): AtP, and AtP with the Hutchinson
-        // screen (Screen–Flag–Fix's first stage), with equally long pairs sharing passes as the engine runs them,
-        // against one pair at a time. The same work either way; only the passes differ.
+        // Datasets of eight pairs: the shape's pair and its mirror image, alternately; and pairs that differ only at
+        // five eighths of the prompt (IOI's ABB/ABC corruptions differ late), whose shared prefix AtP's passes may skip.
+        // AtP, and AtP with the Hutchinson screen (Screen–Flag–Fix's first stage), with equally long pairs sharing
+        // passes as the engine runs them, against one pair at a time: the same work either way; only the passes differ.
         void Datasets()
         {
             var mirror = new PromptPair(shape.Pair.Corrupted, shape.Pair.Clean, shape.Pair.Wrong, shape.Pair.Answer);
-            PromptPair[] dataset = [.. Enumerable.Range(0, 8).Select(j => j % 2 == 0 ? shape.Pair : mirror)];
-            foreach (var (what, screens, rowsPerPair) in new[] { ("AtP", Array.Empty<CurvatureScreen>(), 2), ($"AtP + Hutchinson screen, {probes} probes", [CurvatureScreen.Hutchinson], 2 + probes) })
+            int late = shape.Pair.Clean.Count * 5 / 8;
+            PromptPair LateCorruption(int j)
             {
-                var engine = new AttributionEngine(model, new AttributionOptions { ScreenFlagFix = false, Methods = Methods.Atp, ExtraScreens = screens, MaxRowsPerChunk = maxRows });
-                Action shared = () => engine.Run(dataset, heads);
-                Action apart = () => { foreach (var pair in dataset) engine.Run([pair], heads); };
-                var together = Time($"{what}, all heads, {dataset.Length} pairs sharing passes", dataset.Length * rowsPerPair, shared);
-                var separately = Time($"{what}, all heads, {dataset.Length} pairs one at a time", dataset.Length * rowsPerPair, apart);
-                ratios.Add(new(shape.Name, $"{what}, all heads, {dataset.Length} pairs: one at a time / sharing passes",
-                    AlternatingRatio(separately.Seconds / together.Seconds, apart, shared, repeats), "report", true));
+                int[] corrupted = [.. shape.Pair.Clean];
+                corrupted[late] = (corrupted[late] + 1 + j) % c.VocabSize;
+                return shape.Pair with { Corrupted = corrupted };
             }
+            foreach (var (label, dataset) in new[] { ("8 pairs", Enumerable.Range(0, 8).Select(j => j % 2 == 0 ? shape.Pair : mirror).ToArray()),
+                ($"8 pairs differing from position {late}", Enumerable.Range(0, 8).Select(LateCorruption).ToArray()) })
+                foreach (var (what, screens, rowsPerPair) in new[] { ("AtP", Array.Empty<CurvatureScreen>(), 2), ($"AtP + Hutchinson screen, {probes} probes", [CurvatureScreen.Hutchinson], 2 + probes) })
+                {
+                    var engine = new AttributionEngine(model, new AttributionOptions { ScreenFlagFix = false, Methods = Methods.Atp, ExtraScreens = screens, MaxRowsPerChunk = maxRows });
+                    Action shared = () => engine.Run(dataset, heads);
+                    Action apart = () => { foreach (var pair in dataset) engine.Run([pair], heads); };
+                    var together = Time($"{what}, all heads, {label} sharing passes", dataset.Length * rowsPerPair, shared);
+                    var separately = Time($"{what}, all heads, {label} one at a time", dataset.Length * rowsPerPair, apart);
+                    ratios.Add(new(shape.Name, $"{what}, all heads, {label}: one at a time / sharing passes",
+                        AlternatingRatio(separately.Seconds / together.Seconds, apart, shared, repeats), "report", true));
+                }
         }
 
         // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
