@@ -305,6 +305,28 @@ public class EngineDerivativeTests
             return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
         })];
 
+    [SkippableTheory]
+    [MemberData(nameof(Models))]
+    public void A_pair_that_differs_only_in_its_last_token_resumes_there_and_equals_full_passes(string name)
+    {
+        var (model, _, masks, first) = Setup(name);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        int last = first.Clean.Count - 1;
+        int[] corrupted = [.. first.Clean];
+        corrupted[last] = (corrupted[last] + 5) % model.Config.VocabSize;
+        var pair = first with { Corrupted = corrupted };
+        pair.FirstDifference.Should().Be(last);
+        var probes = new[] { new HutchinsonProbes(masks, count: 2, seed: 3) };
+        var (apart, full) = (PairState.BuildMany(model, [pair], sites, null, true, new CostLedger(), out _, probes, sharedPrefix: true)[0],
+            PairState.BuildMany(model, [pair], sites, null, true, new CostLedger(), out _, probes, sharedPrefix: false)[0]);
+        Close(masks, AttributionPatching.Atp(masks, apart), AttributionPatching.Atp(masks, full), "AtP");
+        Close(masks, apart.HutchinsonCurvature!, full.HutchinsonCurvature!, "Hutchinson screen");
+        var rows = Enumerable.Range(0, masks.Components.Count).Select(c => new PhiRow(c, 1)).ToArray();
+        var resumed = new PhiEvaluator(model, apart, masks, maxRows: 64).Evaluate(rows, 0, new CostLedger(), "test");
+        var fromScratch = new PhiEvaluator(model, full, masks, maxRows: 64, fromCache: false).Evaluate(rows, 0, new CostLedger(), "test");
+        Close(masks, resumed.Phi, fromScratch.Phi, "patched φ(1)");
+    }
+
     [SkippableFact]
     public void Pairs_of_different_lengths_cannot_share_passes_on_synthetic_gpt2()
     {
