@@ -119,8 +119,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, scales, c, "curvature", o.Epsilon) >= o.Tau;
 
             // Fix: the flagged components' exact patching effect, one plain forward row each from the cached clean
-            // run at their layer (pairs share chunks: 8 pairs 2.2× faster) — as cheap as a row of any estimate, and nothing left to bound. Their HVP-corrected
-            // estimate comes free from AtP and the exact curvature and is listed beside it; its actual error is known.
+            // run at their layer (pairs share chunks: 8 pairs 2.2× faster) — as cheap as a row of any estimate, and
+            // nothing left to bound. Their HVP-corrected estimate comes free from AtP and the exact curvature and is
+            // listed beside it; its actual error is known.
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
             ForEachPairGroup("fix", fix, (group, phi, rows) =>
             {
