@@ -33,6 +33,27 @@ var gpt = SyntheticGpt2.Shape(); // the bench's GPT-2-small-shaped model and pai
 cases.Add(("GPT-2-small-shaped (synthetic), heads", gpt.Model, [gpt.Pair], Components.Heads(gpt.Model.Config)));
 cases.Add(("GPT-2-small-shaped (synthetic), heads × positions", gpt.Model, [gpt.Pair], Components.HeadsPerPosition(gpt.Model.Config, gpt.Pair.Clean.Count)));
 
+if (args.Contains("probes"))
+{
+    // The probe count: Hutchinson at its default fraction of τ, several seeds.
+    Console.WriteLine("| model, components | pairs | probes | seed | exact HVP rows | flags | exact flags missed |");
+    Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+    foreach (var (name, model, pairs, components) in cases)
+    {
+        var exact = new AttributionEngine(model, new AttributionOptions { Screen = CurvatureScreen.Exact }).Run(pairs, components);
+        var exactFlags = exact.Components.Where(c => c.Flagged).Select(c => c.Id).ToHashSet();
+        Console.WriteLine($"| {name} | {pairs.Count} | exact | – | {exact.Cost["hvp"].Rows} | {exactFlags.Count} | |");
+        foreach (int probes in new[] { 1, 2, 3, 4, 8 })
+            foreach (long seed in new long[] { 1234, 1, 2, 3 })
+            {
+                var result = new AttributionEngine(model, new AttributionOptions { HutchinsonProbes = probes, Seed = seed }).Run(pairs, components);
+                var flags = result.Components.Where(c => c.Flagged).Select(c => c.Id).ToHashSet();
+                long rows = result.Cost.TryGetValue("hvp", out var hvp) ? hvp.Rows : 0;
+                Console.WriteLine($"| | | {probes} | {seed} | {rows} | {flags.Count} | {string.Join(", ", exactFlags.Except(flags))} |");
+            }
+    }
+    return;
+}
 Console.WriteLine("| model, components | pairs | screen | fraction of τ | exact HVP rows | flags | exact flags missed |");
 Console.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | --- |");
 foreach (var (name, model, pairs, components) in cases)
