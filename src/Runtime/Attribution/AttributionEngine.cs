@@ -145,24 +145,16 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             for (int j = 0; j < group.Length; j++) table.Set("patching", group[j], rows, effects[j]);
         }
 
-        void ForEachPair(string stage, int[] rows, Action<int, PhiEvaluator, int[]> work)
-        {
-            if (rows.Length == 0) return;
-            for (int i = 0; i < p; i++)
-            {
-                progress?.Report(new(stage, i, p));
-                using var pairScope = NewDisposeScope();
-                work(i, new PhiEvaluator(model, states[i], Masks(i), o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
-            }
-            progress?.Report(new(stage, p, p));
-        }
+        // One pair at a time: stages with many rows per pair, or compute-bound ones (the flag stage's jets).
+        void ForEachPair(string stage, int[] rows, Action<int, PhiEvaluator, int[]> work) =>
+            ForEachPairGroup(stage, rows, (group, phi, r) => work(group[0], phi, r), pairsPerGroup: 1);
 
-        // Stages with few rows per pair: equally long pairs share chunks, about one chunk's rows per group.
-        void ForEachPairGroup(string stage, int[] rows, Action<int[], PhiEvaluator, int[]> work)
+        // Equally long pairs share chunks: by default about one chunk's rows per group, for stages with few rows per pair.
+        void ForEachPairGroup(string stage, int[] rows, Action<int[], PhiEvaluator, int[]> work, int? pairsPerGroup = null)
         {
             if (rows.Length == 0) return;
             int done = 0;
-            foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rows.Length)))
+            foreach (var group in PairGroups(pairs, pairsPerGroup ?? Math.Max(1, o.MaxRowsPerChunk / rows.Length)))
             {
                 progress?.Report(new(stage, done, p));
                 done += group.Length;

@@ -84,6 +84,7 @@ internal sealed class PairState
         var valueSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnV, l)).ToList();
         List<Site> cleanCache = [.. residSites, .. keySites, .. valueSites];
         ModelInput Rows(IEnumerable<IReadOnlyList<int>> prompts) => ModelInput.Batched([.. prompts], device: device);
+        var cleans = Rows(pairs.Select(x => x.Clean));
         // Every row of a pass is the same before the pairs' first difference: that prefix can run once, in the first
         // pass, when it saves more than the extra pass over the weights costs.
         bool joint = corruptedGradient || probes is not null || batched;
@@ -111,7 +112,7 @@ internal sealed class PairState
         else
         {
             clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, Rows(pairs.Select(x => x.Clean)), metrics, sites, cleanCache, null, [], Prefix(), pairOfRow));
+                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow));
             dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, prefix, pairOfRow));
         }
 
@@ -131,7 +132,7 @@ internal sealed class PairState
         if (modification is not null)
         {
             var modified = cost.Measure("gim", forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, Rows(pairs.Select(x => x.Clean)), metrics, sites, [], modification, [], null, pairOfRow));
+                Differentiate(model, cleans, metrics, sites, [], modification, [], null, pairOfRow));
             modifiedGradients = [.. Enumerable.Range(0, k).Select(i => modified.Row(i).Gradients)];
         }
         return states;
