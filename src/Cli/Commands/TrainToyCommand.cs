@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Training;
 using Spectre.Console;
@@ -22,13 +23,14 @@ internal static class TrainToyCommand
             var t = ToyTask.Create(parse.GetValue(task)!);
             var folder = parse.GetValue(output)!.FullName;
             ToyTrainingResult result = null!;
-            AnsiConsole.Progress().Start(ctx =>
+            ProgressBars.Start(ctx =>
             {
                 var bar = ctx.AddTask($"training {t.Name}", maxValue: parse.GetValue(steps) ?? t.DefaultSteps);
-                result = ToyTrainer.Train(t, parse.GetValue(steps), parse.GetValue(seed), progress: new Synchronous(p =>
+                result = ToyTrainer.Train(t, parse.GetValue(steps), parse.GetValue(seed), progress: new SynchronousProgress<(int Step, int Total, double Loss)>(p =>
                 {
                     bar.Value = p.Step;
                     bar.Description = $"training {t.Name} (loss {p.Loss:F3})";
+                    ctx.Refresh();
                 }));
             });
             ModelWriter.SaveLlama(result.Model, folder, new Dictionary<string, JsonNode?>
@@ -44,10 +46,5 @@ internal static class TrainToyCommand
             return 0;
         });
         return command;
-    }
-
-    private sealed class Synchronous(Action<(int Step, int Total, double Loss)> report) : IProgress<(int Step, int Total, double Loss)>
-    {
-        public void Report((int Step, int Total, double Loss) value) => report(value);
     }
 }
