@@ -2,12 +2,8 @@ using CircuitDsl.Runtime.Benchmarks;
 
 namespace CircuitDsl.Runtime.Tests.Benchmarks;
 
-/// <summary>Peak memory is read from the process's resident set: no other test may allocate meanwhile.</summary>
-[CollectionDefinition(nameof(ResidentMemory), DisableParallelization = true)]
-public sealed class ResidentMemory;
-
-/// <summary>What the bench's memory figures rest on.</summary>
-[Collection(nameof(ResidentMemory))]
+/// <summary>What the bench's memory figures rest on. Peak memory is read from the process's resident set: no other
+/// test may allocate meanwhile, which holds as test classes run one at a time (Support/OneTorchThread.cs).</summary>
 public class PeakMemoryTests
 {
     [SkippableFact]
