@@ -19,6 +19,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     private readonly AttributionOptions _options = options ?? new AttributionOptions();
 
     /// <summary>Runs attribution for <paramref name="components"/> over <paramref name="pairs"/>.</summary>
+    /// <remarks><paramref name="progress"/> hears of each stage on this thread. Report synchronously, not with
+    /// <see cref="Progress{T}"/>, which posts to the thread pool: with TorchSharp 0.107 another thread's allocations
+    /// during a run can crash it (README, Limitations).</remarks>
     public AttributionResult Run(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components, string modelName = "model",
         IProgress<AttributionProgress>? progress = null)
     {

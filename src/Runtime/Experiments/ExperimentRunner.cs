@@ -11,6 +11,7 @@ namespace CircuitDsl.Runtime.Experiments;
 public static class ExperimentRunner
 {
     /// <summary>Runs <paramref name="plan"/> on <paramref name="model"/>.</summary>
+    /// <remarks>See <see cref="AttributionEngine.Run"/> for how to report <paramref name="progress"/>.</remarks>
     public static AttributionResult Run(HookedTransformer model, ITextTokenizer tokenizer, ExperimentPlan plan, IProgress<AttributionProgress>? progress = null)
     {
         CheckShape(model, plan);
