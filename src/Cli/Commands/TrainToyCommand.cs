@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Training;
-using Spectre.Console;
 
 namespace CircuitDsl.Cli.Commands;
 
