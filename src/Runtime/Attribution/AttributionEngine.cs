@@ -28,6 +28,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         var o = _options;
         o.Validate();
         Validate(pairs, components);
+        using var gc = BackgroundGcPause.Enter();
         var cost = new CostLedger();
         int n = components.Count, p = pairs.Count;
         // Query/key components also need ∂M/∂pattern at their layer, to split their curvature into local and downstream.

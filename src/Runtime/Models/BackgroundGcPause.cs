@@ -1,0 +1,45 @@
+using System.Runtime;
+
+namespace CircuitDsl.Runtime.Models;
+
+/// <summary>
+/// Turns background garbage collection off while attribution runs, and back on after the last concurrent run ends.
+/// TorchSharp 0.107 frees the Scalars it makes from numbers (every <c>a + b</c> passes one) in their finalizers without
+/// keeping one alive while libtorch reads it; a background collection beside such a call freed it under the call in 4
+/// of 8 scratch processes of 192 attributions (README, Limitations). <see cref="GCLatencyMode.Batch"/> is the runtime's
+/// own switch for that, so hosts that kept the default concurrent GC are covered too.
+/// </summary>
+internal static class BackgroundGcPause
+{
+    private static readonly object Gate = new();
+    private static int _runs;
+    private static GCLatencyMode _before;
+
+    /// <summary>Pauses background GC until the returned scope is disposed.</summary>
+    public static IDisposable Enter()
+    {
+        lock (Gate)
+        {
+            if (_runs++ == 0)
+            {
+                _before = GCSettings.LatencyMode;
+                if (_before is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency) GCSettings.LatencyMode = GCLatencyMode.Batch;
+            }
+        }
+        return new Scope();
+    }
+
+    private sealed class Scope : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+            lock (Gate)
+            {
+                if (--_runs == 0 && GCSettings.LatencyMode == GCLatencyMode.Batch && _before != GCLatencyMode.Batch) GCSettings.LatencyMode = _before;
+            }
+        }
+    }
+}
