@@ -88,6 +88,7 @@ public sealed class Faithfulness
     /// </summary>
     public IReadOnlyList<(double Fraction, double Faithfulness)> Curve(IReadOnlyList<Component> ranking)
     {
+        using var gc = BackgroundGcPause.Enter();
         var curve = new List<(double, double)>();
         for (int k = 0; k <= ranking.Count; k++)
             curve.Add(((double)k / _universe.Count, Of(ranking.Take(k))));

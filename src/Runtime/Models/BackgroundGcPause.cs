@@ -3,7 +3,8 @@ using System.Runtime;
 namespace CircuitDsl.Runtime.Models;
 
 /// <summary>
-/// Turns background garbage collection off while attribution runs, and back on after the last concurrent run ends.
+/// Turns background garbage collection off while attribution, training, a faithfulness curve or the bench runs, and
+/// back on after the last concurrent run ends.
 /// TorchSharp 0.107 frees the Scalars it makes from numbers (every <c>a + b</c> passes one) in their finalizers without
 /// keeping one alive while libtorch reads it; a background collection beside such a call freed it under the call in 4
 /// of 8 scratch processes of 192 attributions (README, Limitations). <see cref="GCLatencyMode.Batch"/> is the runtime's

@@ -18,6 +18,7 @@ public static class ToyTrainer
     /// <summary>Trains <paramref name="task"/>'s model for <paramref name="steps"/> steps.</summary>
     public static ToyTrainingResult Train(ToyTask task, int? steps = null, int seed = 0, int batch = 64, IProgress<(int Step, int Total, double Loss)>? progress = null)
     {
+        using var gc = BackgroundGcPause.Enter();
         int total = steps ?? task.DefaultSteps;
         torch.manual_seed(seed);
         var random = new Random(seed);
