@@ -21,7 +21,8 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     /// <summary>Runs attribution for <paramref name="components"/> over <paramref name="pairs"/>.</summary>
     /// <remarks><paramref name="progress"/> hears of each stage on this thread. Report synchronously, not with
     /// <see cref="Progress{T}"/>, which posts to the thread pool: with TorchSharp 0.107 another thread's allocations
-    /// during a run can crash it (README, Limitations).</remarks>
+    /// during a run can crash it (README, Limitations). For the same reason background GC is paused while it runs
+    /// (<see cref="System.Runtime.GCLatencyMode.Batch"/>, the previous mode restored after).</remarks>
     public AttributionResult Run(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components, string modelName = "model",
         IProgress<AttributionProgress>? progress = null)
     {
