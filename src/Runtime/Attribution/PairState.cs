@@ -113,7 +113,7 @@ internal sealed class PairState
         {
             clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: k, () =>
                 Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow));
-            dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, prefix, pairOfRow));
+            dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
         }
 
         int probeRow = 2 * k;

@@ -14,17 +14,17 @@ internal static class BackgroundGcPause
 {
     private static readonly object Gate = new();
     private static int _runs;
-    private static GCLatencyMode _before;
+    private static GCLatencyMode? _restore; // the mode the first run switched away from; null when it left it as it was
 
     /// <summary>Pauses background GC until the returned scope is disposed.</summary>
     public static IDisposable Enter()
     {
         lock (Gate)
         {
-            if (_runs++ == 0)
+            if (_runs++ == 0 && GCSettings.LatencyMode is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency)
             {
-                _before = GCSettings.LatencyMode;
-                if (_before is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency) GCSettings.LatencyMode = GCLatencyMode.Batch;
+                _restore = GCSettings.LatencyMode;
+                GCSettings.LatencyMode = GCLatencyMode.Batch;
             }
         }
         return new Scope();
@@ -39,7 +39,9 @@ internal static class BackgroundGcPause
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             lock (Gate)
             {
-                if (--_runs == 0 && GCSettings.LatencyMode == GCLatencyMode.Batch && _before != GCLatencyMode.Batch) GCSettings.LatencyMode = _before;
+                if (--_runs > 0 || _restore is not { } mode) return;
+                if (GCSettings.LatencyMode == GCLatencyMode.Batch) GCSettings.LatencyMode = mode; // unless the host changed it meanwhile
+                _restore = null;
             }
         }
     }
