@@ -7,6 +7,7 @@ using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Benchmarks;
 using CircuitDsl.Runtime.Datasets;
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Platform;
 using CircuitDsl.Runtime.Tokenizers;
 using CircuitDsl.Runtime.Training;
 using Spectre.Console;
@@ -126,6 +127,7 @@ internal static class BenchCommand
         cores = Environment.ProcessorCount,
         torch = TorchSharp.torch.__version__,
         threads = TorchSharp.torch.get_num_threads(),
+        mkl = MklOnAmd.Description,
         date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
     };
 
@@ -133,6 +135,8 @@ internal static class BenchCommand
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# circuit bench — {Environment.ProcessorCount} cores, torch {TorchSharp.torch.__version__}, {TorchSharp.torch.get_num_threads()} threads");
+        sb.AppendLine();
+        sb.AppendLine(MklOnAmd.Description);
         sb.AppendLine();
         sb.AppendLine("Times are medians of the timed runs (about a second of runs for operations under a second, one run otherwise and with --quick). The TorchSharp / PyTorch, AtP / (2F + 1B) and "
             + "patching / Screen–Flag–Fix ratios are medians of rounds timed alternately, so they can differ from the quotient of "

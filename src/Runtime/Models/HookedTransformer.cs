@@ -1,5 +1,6 @@
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Models.Jets;
+using CircuitDsl.Runtime.Platform;
 using CircuitDsl.Runtime.Sites;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -18,6 +19,9 @@ public sealed class HookedTransformer : nn.Module
     private readonly ModuleList<DecoderLayer> layers;
     private readonly Norm final_norm;
     private readonly Parameter? unembed;
+
+    // Before any model runs, so before MKL's first call (it caches the answer).
+    static HookedTransformer() => MklOnAmd.Apply();
 
     /// <summary>Creates an uninitialised model; <see cref="ModelLoader"/> fills the weights.</summary>
     public HookedTransformer(ModelConfig config) : base(config.Family.ToString())
