@@ -82,8 +82,11 @@ public static class MklOnAmd
     {
         // The loader's own lookup must find the definition where the file says, relative to `start`: else `start`
         // is not the load base and the slot's address would be wrong.
-        if (!NativeLibrary.TryLoad(import.Path, out var handle) || !NativeLibrary.TryGetExport(handle, Symbol, out var definition)
-            || (ulong)definition != start + import.DefinitionAddress)
+        if (!NativeLibrary.TryLoad(import.Path, out var handle)) // already loaded: this only counts one more reference
+            return (MklDispatch.NotFound, $"MKL's vendor check: {Library} did not open, left alone.");
+        bool found = NativeLibrary.TryGetExport(handle, Symbol, out var definition);
+        NativeLibrary.Free(handle);
+        if (!found || (ulong)definition != start + import.DefinitionAddress)
             return (MklDispatch.NotFound, $"MKL's vendor check: {Symbol} is not where {Library}'s file puts it, left alone.");
         var slot = (long*)(start + import.SlotAddress);
         ulong current = (ulong)*slot;
