@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Platform;
 using CircuitDsl.Runtime.Sites;
 using Spectre.Console;
 
@@ -19,6 +20,7 @@ internal static class InfoCommand
             build.AddRow("torch", TorchSharp.torch.__version__);
             build.AddRow("cuda available", TorchSharp.torch.cuda.is_available().ToString());
             build.AddRow("threads", TorchSharp.torch.get_num_threads().ToString());
+            build.AddRow("MKL kernels", Markup.Escape(MklOnAmd.Description));
             AnsiConsole.Write(build);
 
             if (parse.GetValue(model) is not { } path) return 0;
