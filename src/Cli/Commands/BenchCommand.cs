@@ -33,6 +33,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Time forward, backward, AtP, HVP, MS-HVP, IG, patching and Screen–Flag–Fix side by side.") { quick, output, shared, maxMemory, threads, pytorch, python, only };
         command.SetAction(parse =>
         {
+            MklOnAmd.Apply(); // before any product, whatever the shapes build first
             if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
             bool isQuick = parse.GetValue(quick);
             string folder = parse.GetValue(output)!.FullName;
