@@ -89,6 +89,8 @@ public static class MklOnAmd
         if (!found || (ulong)definition != start + import.DefinitionAddress)
             return (MklDispatch.NotFound, $"MKL's vendor check: {Symbol} is not where {Library}'s file puts it, left alone.");
         var slot = (long*)(start + import.SlotAddress);
+        if (!Writable((ulong)slot)) // a loader that protects it after all: writing would crash the process
+            return (MklDispatch.NotFound, $"MKL's vendor check: {Library}'s import of {Symbol} is read-only, left alone.");
         ulong current = (ulong)*slot;
         // Unbound (the PLT's own resolver stub) or bound to the library's definition: both inside its image.
         if (current < start || current >= start + import.ImageSize)
@@ -115,15 +117,23 @@ public static class MklOnAmd
     private static string? CpuVendor() =>
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
 
-    // The path and load address of a loaded library: its mapping at file offset 0 in /proc/self/maps.
-    private static (string Path, ulong Start)? LoadedImage(string name)
+    // The path and load address of a loaded library: its mapping at file offset 0.
+    private static (string Path, ulong Start)? LoadedImage(string name) =>
+        Mappings().Where(m => m.Path.EndsWith("/" + name, StringComparison.Ordinal) && m.Offset == 0)
+            .Select(m => ((string, ulong)?)(m.Path, m.Start)).FirstOrDefault();
+
+    private static bool Writable(ulong address) =>
+        Mappings().Any(m => address >= m.Start && address + 8 <= m.End && m.Permissions.StartsWith("rw", StringComparison.Ordinal));
+
+    // This process's memory mappings (/proc/self/maps: "start-end perms offset dev inode path").
+    private static IEnumerable<(ulong Start, ulong End, string Permissions, ulong Offset, string Path)> Mappings()
     {
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 6 || !fields[5].EndsWith("/" + name, StringComparison.Ordinal) || Convert.ToUInt64(fields[2], 16) != 0) continue;
-            return (fields[5], Convert.ToUInt64(fields[0].Split('-')[0], 16));
+            if (fields.Length < 5) continue;
+            var range = fields[0].Split('-');
+            yield return (Convert.ToUInt64(range[0], 16), Convert.ToUInt64(range[1], 16), fields[1], Convert.ToUInt64(fields[2], 16), fields.Length > 5 ? fields[5] : "");
         }
-        return null;
     }
 }
