@@ -59,11 +59,12 @@ public static class MklOnAmd
                 case MklDispatch.IntelCpu: return (MklDispatch.IntelCpu, "MKL's vendor check: an Intel CPU, nothing to do.");
             }
             InitializeDeviceType(TorchSharp.DeviceType.CPU); // loads libtorch
-            if (LoadedImage(Library) is not (string path, ulong start))
+            var mappings = Mappings();
+            if (LoadedImage(mappings, Library) is not (string path, ulong start))
                 return (MklDispatch.NotFound, $"MKL's vendor check: {Library} is not loaded, left alone.");
             if (ElfImportSlot.Find(path, Symbol) is not { ReadOnly: false } import)
                 return (MklDispatch.NotFound, $"MKL's vendor check: no writable import of {Symbol} in {Library}, left alone.");
-            return Patch(start, import);
+            return Patch(start, import, mappings);
         }
         catch (Exception e) // a speed-up must never be why a run fails
         {
@@ -78,7 +79,7 @@ public static class MklOnAmd
         : cpuVendor == "GenuineIntel" ? MklDispatch.IntelCpu
         : null;
 
-    private static unsafe (MklDispatch, string) Patch(ulong start, ElfImportSlot import)
+    private static unsafe (MklDispatch, string) Patch(ulong start, ElfImportSlot import, IReadOnlyList<Mapping> mappings)
     {
         // The loader's own lookup must find the definition where the file says, relative to `start`: else `start`
         // is not the load base and the slot's address would be wrong.
@@ -89,7 +90,7 @@ public static class MklOnAmd
         if (!found || (ulong)definition != start + import.DefinitionAddress)
             return (MklDispatch.NotFound, $"MKL's vendor check: {Symbol} is not where {Library}'s file puts it, left alone.");
         var slot = (long*)(start + import.SlotAddress);
-        if (!Writable((ulong)slot)) // a loader that protects it after all: writing would crash the process
+        if (!Writable(mappings, (ulong)slot)) // a loader that protects it after all: writing would crash the process
             return (MklDispatch.NotFound, $"MKL's vendor check: {Library}'s import of {Symbol} is read-only, left alone.");
         ulong current = (ulong)*slot;
         // Unbound (the PLT's own resolver stub) or bound to the library's definition: both inside its image.
@@ -118,22 +119,26 @@ public static class MklOnAmd
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
 
     // The path and load address of a loaded library: its mapping at file offset 0.
-    private static (string Path, ulong Start)? LoadedImage(string name) =>
-        Mappings().Where(m => m.Path.EndsWith("/" + name, StringComparison.Ordinal) && m.Offset == 0)
+    private static (string Path, ulong Start)? LoadedImage(IReadOnlyList<Mapping> mappings, string name) =>
+        mappings.Where(m => m.Path.EndsWith("/" + name, StringComparison.Ordinal) && m.Offset == 0)
             .Select(m => ((string, ulong)?)(m.Path, m.Start)).FirstOrDefault();
 
-    private static bool Writable(ulong address) =>
-        Mappings().Any(m => address >= m.Start && address + 8 <= m.End && m.Permissions.StartsWith("rw", StringComparison.Ordinal));
+    private static bool Writable(IReadOnlyList<Mapping> mappings, ulong address) =>
+        mappings.Any(m => address >= m.Start && address + 8 <= m.End && m.Permissions.StartsWith("rw", StringComparison.Ordinal));
 
-    // This process's memory mappings (/proc/self/maps: "start-end perms offset dev inode path").
-    private static IEnumerable<(ulong Start, ulong End, string Permissions, ulong Offset, string Path)> Mappings()
+    // This process's memory mappings, read once (/proc/self/maps: "start-end perms offset dev inode path").
+    private static List<Mapping> Mappings()
     {
+        var mappings = new List<Mapping>();
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length < 5) continue;
             var range = fields[0].Split('-');
-            yield return (Convert.ToUInt64(range[0], 16), Convert.ToUInt64(range[1], 16), fields[1], Convert.ToUInt64(fields[2], 16), fields.Length > 5 ? fields[5] : "");
+            mappings.Add(new(Convert.ToUInt64(range[0], 16), Convert.ToUInt64(range[1], 16), fields[1], Convert.ToUInt64(fields[2], 16), fields.Length > 5 ? fields[5] : ""));
         }
+        return mappings;
     }
+
+    private readonly record struct Mapping(ulong Start, ulong End, string Permissions, ulong Offset, string Path);
 }
