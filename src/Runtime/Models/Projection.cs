@@ -37,15 +37,14 @@ public sealed class Projection : nn.Module
     }
 
     /// <summary>
-    /// Up to this many rows (batch × positions) a CPU projection is computed as (W xᵀ)ᵀ: MKL's GEMM streams the
-    /// weight better in that orientation. GPT-2 small on 2 cores, alternating runs: one-row forward 15–25 % faster,
-    /// forward + backward of 1 and 6 rows and 128-token prompts ~10 %; from 256 rows 3–5 % slower, so longer
-    /// inputs keep nn.Linear's x Wᵀ. So does training (weights that require grad), whose shipped toy models were
-    /// trained that way and reproduce bit for bit. Re-timed with MKL's own kernels (<see cref="Platform.MklOnAmd"/>,
-    /// alternating in one process): nn.Linear still 28 % slower for a one-row forward and 15 % with its backward;
-    /// at 78 rows (Screen–Flag–Fix's first pass) the two orientations timed within noise.
+    /// Up to this many rows (batch × positions) a CPU projection is computed as (W xᵀ)ᵀ: with few rows MKL's GEMM
+    /// streams the weight better in that orientation. GPT-2 small, 2 cores, MKL's own kernels
+    /// (<see cref="Platform.MklOnAmd"/>), alternating in one process: nn.Linear's x Wᵀ is 24–28 % slower for a one-row
+    /// forward (16 rows) and 3–5 % for AtP's 32-row pass, but 7–8 % faster for six rows of forward + backward (96
+    /// rows), so Screen–Flag–Fix on all heads ran 6–9 % faster than with the earlier bound of 128, patching unchanged.
+    /// Training (weights that require grad) keeps nn.Linear, so the shipped toy models reproduce bit for bit.
     /// </summary>
-    public const long TransposedProductRows = 128;
+    public const long TransposedProductRows = 48;
 
     /// <summary>
     /// Above 8 rows, (W xᵀ)ᵀ pads the row count up to a multiple of this: MKL's GEMM for a column count that is not

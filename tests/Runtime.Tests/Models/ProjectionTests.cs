@@ -9,7 +9,8 @@ public class ProjectionTests
 {
     [Theory]
     [InlineData(1, 16, true)]
-    [InlineData(8, 16, false)]
+    [InlineData(3, 13, false)] // 39 rows: padded to 48
+    [InlineData(8, 16, false)] // 128 rows: past Projection.TransposedProductRows
     [InlineData(1, 13, true)] // 13 rows: padded to 16 for the product
     [InlineData(2, 5, false)] // 10 rows: padded to 16
     [InlineData(3, 100, true)] // 300 rows: past Projection.TransposedProductRows
