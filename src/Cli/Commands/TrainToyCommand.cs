@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Training;
 
 namespace CircuitDsl.Cli.Commands;

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Models;
 using Spectre.Console;
 
 namespace CircuitDsl.Cli.Rendering;

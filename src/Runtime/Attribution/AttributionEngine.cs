@@ -19,7 +19,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     private readonly AttributionOptions _options = options ?? new AttributionOptions();
 
     /// <summary>Runs attribution for <paramref name="components"/> over <paramref name="pairs"/>.</summary>
-    /// <remarks><paramref name="progress"/> hears of each stage on this thread. Report synchronously, not with
+    /// <remarks><paramref name="progress"/> hears of each stage on this thread. Report synchronously (<see cref="SynchronousProgress{T}"/>), not with
     /// <see cref="Progress{T}"/>, which posts to the thread pool: with TorchSharp 0.107 another thread's allocations
     /// during a run can crash it (README, Limitations). For the same reason background GC is paused while it runs
     /// (<see cref="System.Runtime.GCLatencyMode.Batch"/>, the previous mode restored after).</remarks>

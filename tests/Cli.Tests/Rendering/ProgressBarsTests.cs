@@ -2,6 +2,7 @@ using System.Runtime;
 using System.Text.Json;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Models;
 
 namespace CircuitDsl.Cli.Tests.Rendering;
 
@@ -9,17 +10,6 @@ namespace CircuitDsl.Cli.Tests.Rendering;
 // started by another thread during a libtorch call can free a Scalar that call still reads (README, Limitations).
 public class ProgressBarsTests
 {
-    [Fact]
-    public void Progress_is_reported_on_the_engine_thread_before_Report_returns()
-    {
-        int engineThread = Environment.CurrentManagedThreadId, reportedOn = -1;
-        IProgress<AttributionProgress> progress = new SynchronousProgress<AttributionProgress>(_ => reportedOn = Environment.CurrentManagedThreadId);
-
-        progress.Report(new("screen", 0, 1));
-
-        reportedOn.Should().Be(engineThread);
-    }
-
     [Fact]
     public void Progress_bars_outside_a_terminal_hand_the_engine_a_synchronous_progress()
     {

@@ -1,5 +1,6 @@
 using System.Runtime;
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Tests.Support;
 
 namespace CircuitDsl.Runtime.Tests.Models;
@@ -17,16 +18,11 @@ public class BackgroundGcPauseTests
         var model = Fixtures.Load("llama");
         var before = GCSettings.LatencyMode;
         var during = new List<GCLatencyMode>();
-        var progress = new Recording(_ => during.Add(GCSettings.LatencyMode));
+        var progress = new SynchronousProgress<AttributionProgress>(_ => during.Add(GCSettings.LatencyMode));
 
         new AttributionEngine(model).Run([new PromptPair([1, 2, 3, 4], [1, 2, 5, 4], 7, 8)], Components.Heads(model.Config), progress: progress);
 
         during.Should().NotBeEmpty().And.OnlyContain(mode => mode == GCLatencyMode.Batch);
         GCSettings.LatencyMode.Should().Be(before);
-    }
-
-    private sealed class Recording(Action<AttributionProgress> report) : IProgress<AttributionProgress>
-    {
-        public void Report(AttributionProgress value) => report(value);
     }
 }
