@@ -117,10 +117,12 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var candidates = Candidates(score);
             var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, scales, c, screenKey, o.Epsilon) >= o.Tau * o.ScreenFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();
-            // Per pair: jet rows are compute-bound already at a few rows (GPT-2 small, 16 tokens), and in chunks shared
-            // by pairs each row carries its own pair's value, so eight pairs took as long together as one by one.
-            ForEachPair("flag", needExact, (i, phi, rows) =>
-                table.Set("curvature", i, rows, HessianVectorCorrection.Estimate(phi, rows, cost).Quadratic));
+            // Pairs share jet chunks, each pair's rows behind one value row of its own.
+            ForEachPairGroup("flag", needExact, (group, phi, rows) =>
+            {
+                var each = HessianVectorCorrection.EstimateEach(phi, rows, cost);
+                for (int j = 0; j < group.Length; j++) table.Set("curvature", group[j], rows, each[j].Quadratic);
+            });
             foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, scales, c, "curvature", o.Epsilon) >= o.Tau;
 
             // Fix: the flagged components' exact patching effect, one plain forward row each from the cached clean

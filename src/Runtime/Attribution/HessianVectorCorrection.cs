@@ -16,6 +16,12 @@ internal static class HessianVectorCorrection
     public static SecondOrder Estimate(IPhiFunction phi, IReadOnlyList<int> components, CostLedger cost)
     {
         var values = phi.Evaluate([.. components.Select(c => new PhiRow(c, 0.0))], order: 2, cost, "hvp");
-        return new SecondOrder(values.First, [.. values.Second.Select(v => 0.5 * v)]);
+        return From(values);
     }
+
+    /// <summary>Per pair of <paramref name="phi"/>, the estimates for <paramref name="components"/>: all pairs' rows in shared chunks.</summary>
+    public static SecondOrder[] EstimateEach(PhiEvaluator phi, IReadOnlyList<int> components, CostLedger cost) =>
+        [.. phi.EvaluateEach(components, 0.0, order: 2, cost, "hvp").Select(From)];
+
+    private static SecondOrder From(PhiValues values) => new(values.First, [.. values.Second.Select(v => 0.5 * v)]);
 }

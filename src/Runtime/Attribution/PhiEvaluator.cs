@@ -101,11 +101,14 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         var ordered = Enumerable.Range(0, rows.Count).OrderBy(i => components[rows[i].Component].Layer)
             .ThenBy(i => FirstPosition(rows[i])).ThenBy(i => rows[i].Component).ToArray();
         int minimum = order == 0 || UsesJets(order, local: false) ? Math.Max(1, maxRows / 4) : maxRows;
+        // Jet chunks of several pairs' rows (EvaluateEach: a run of pairs per component) close after whole runs, so each
+        // pair keeps one value row.
+        int limit = UsesJets(order, local: false) && pairs.Count > 1 && pairs.Count <= maxRows ? maxRows / pairs.Count * pairs.Count : maxRows;
         var chunk = new List<int>();
         foreach (int i in ordered)
         {
             bool newLayer = chunk.Count > 0 && components[rows[i].Component].Layer != components[rows[chunk[^1]].Component].Layer;
-            if (chunk.Count == maxRows || (newLayer && chunk.Count >= minimum))
+            if (chunk.Count == limit || (newLayer && chunk.Count >= minimum))
             {
                 yield return [.. chunk];
                 chunk.Clear();
@@ -167,43 +170,66 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
     /// <summary>
     /// φ, φ′, φ″ of a chunk by one Taylor-mode forward: each row's site gets the direction mask·δ (and the value
     /// t·mask·δ where t ≠ 0). At t = 0 the rows of one pair share its clean value, which then stays one row wide; rows
-    /// of several pairs carry one value row each.
+    /// of several pairs keep one value row per pair when each pair has equally many rows (else one per row).
     /// </summary>
     private PhiValues EvaluateChunkByJets(PhiRow[] rows)
+    {
+        // In pair order, so each pair's rows form one run behind its value row.
+        int[] order = [.. Enumerable.Range(0, rows.Length).OrderBy(i => rows[i].Pair)];
+        var values = EvaluatePairOrderedChunkByJets([.. order.Select(i => rows[i])]);
+        var (phi, first, second) = (new double[rows.Length], new double[rows.Length], new double[rows.Length]);
+        for (int j = 0; j < order.Length; j++)
+            (phi[order[j]], first[order[j]], second[order[j]]) = (values.Phi[j], values.First[j], values.Second[j]);
+        return new PhiValues(phi, first, second);
+    }
+
+    private PhiValues EvaluatePairOrderedChunkByJets(PhiRow[] rows)
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int r = rows.Length;
         var pair = OnePair(rows);
-        var start = fromCache ? Start(rows, 1, local: false) : pair?.Resume(0, 0, 1) ?? Stacked(rows, 0, 0);
-        var dtype = pairs[0].Delta.Values.First().dtype;
         bool moved = rows.Any(x => x.T != 0);
+        var valuePairs = pair is null && !moved && fromCache ? EqualRunsOfPairs(rows) : null;
+        var start = fromCache ? Start(rows, 1, local: false, valuePairs) : pair?.Resume(0, 0, 1) ?? Stacked([.. rows.Select(x => pairs[x.Pair])], 0, 0);
+        var dtype = pairs[0].Delta.Values.First().dtype;
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
         var jets = new JetPlan(model.Config);
         foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
-        // The difference is linear in the selected logits: value and derivatives alike.
+        // The difference is linear in the selected logits: value and derivatives alike (a value row per pair meets
+        // each of its rows' metrics).
         var (tokens, difference) = LogitDifference.Columns([.. rows.Select(x => (LogitDifference)pairs[x.Pair].Metric)], model.Device);
         var clean = pairs[rows[0].Pair].Clean;
         long position = clean.LastPositions()[0].item<long>();
-        var m = model.ForwardSelected(clean, start, jets, position, tokens).Map(difference);
+        var logits = model.ForwardSelected(clean, start, jets, position, tokens);
+        var m = valuePairs is null ? logits.Map(difference) : logits.Map(v => difference(v.repeat_interleave(r / valuePairs.Length, 0)), difference);
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
     }
 
-    // Where a chunk resumes: its earliest layer and its earliest first position (no earlier position changes).
-    private CachedStart Start(PhiRow[] rows, long batch, bool local)
+    // The pairs of rows in pair order when each pair has equally many rows, else null.
+    private PairState[]? EqualRunsOfPairs(PhiRow[] rows)
+    {
+        var runs = rows.GroupBy(x => x.Pair).ToArray();
+        return runs.All(g => g.Count() == runs[0].Count()) ? [.. runs.Select(g => pairs[g.Key])] : null;
+    }
+
+    // Where a chunk resumes: its earliest layer and its earliest first position (no earlier position changes); a row
+    // per pair of valueRows when given, else one for all rows of one pair or one per row.
+    private CachedStart Start(PhiRow[] rows, long batch, bool local, PairState[]? valueRows = null)
     {
         int layer = rows.Min(x => components[x.Component].Layer);
         long position = local ? 0 : rows.Min(FirstPosition);
-        return OnePair(rows) is { } pair ? pair.Resume(layer, position, batch) : Stacked(rows, layer, position);
+        if (valueRows is not null) return Stacked(valueRows, layer, position);
+        return OnePair(rows) is { } pair ? pair.Resume(layer, position, batch) : Stacked([.. rows.Select(x => pairs[x.Pair])], layer, position);
     }
 
-    // A start whose row i is the clean cache of row i's pair.
-    private CachedStart Stacked(PhiRow[] rows, int layer, long position)
+    // A start whose row i is the clean cache of rowPairs[i].
+    private CachedStart Stacked(PairState[] rowPairs, int layer, long position)
     {
-        Tensor Rows(Func<PairState, Tensor> part) => cat(rows.Select(x => part(pairs[x.Pair])).ToArray());
+        Tensor Rows(Func<PairState, Tensor> part) => cat(rowPairs.Select(part).ToArray());
         Tensor[]? PerLayer(Func<PairState, int, Tensor> part) =>
             position == 0 ? null : [.. Enumerable.Range(0, model.Config.Layers).Select(l => Rows(p => part(p, l)))];
         return new CachedStart(layer, Rows(p => p.ResidPre[layer]), position, PerLayer((p, l) => p.CleanKeys[l]), PerLayer((p, l) => p.CleanValues[l]));

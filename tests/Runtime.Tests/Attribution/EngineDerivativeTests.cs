@@ -228,7 +228,8 @@ public class EngineDerivativeTests
         Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
         var states = PairState.BuildMany(model, ThreePairs(first, model.Config.VocabSize), sites, null, false, new CostLedger(), out _);
         var all = Enumerable.Range(0, masks.Components.Count).ToArray();
-        // Chunks of two rows mix pairs and resume at later positions (the per-position head); 64 rows hold them all.
+        // Chunks of two rows mix pairs and resume at later positions (the per-position head); 64 rows hold them all, and
+        // there jets keep one value row per pair.
         foreach (int maxRows in new[] { 2, 64 })
             foreach (var method in new[] { SecondDerivative.TaylorMode, SecondDerivative.DoubleBackward })
                 foreach (var (t, order) in new[] { (0.0, 2), (1.0, 0) })

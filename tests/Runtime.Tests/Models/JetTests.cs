@@ -34,6 +34,31 @@ public class JetTests
         jet.Second!.sum().item<double>().Should().BeApproximately(second.item<double>(), 1e-8);
     }
 
+    [Theory]
+    [MemberData(nameof(Functions))]
+    public void Each_value_row_meets_only_its_own_run_of_derivative_rows(string name)
+    {
+        // Two value rows (two prompts), two derivative rows each: as if each value row ran alone with its own two.
+        var (onJet, _) = Pair(name);
+        var first = cat([B, B.flip(0)]);
+        var second = cat([C, C * 2]);
+        var grouped = onJet(new Jet(A, first, second));
+        for (int g = 0; g < 2; g++)
+        {
+            var alone = onJet(new Jet(A.narrow(0, g, 1), first.narrow(0, 2 * g, 2), second.narrow(0, 2 * g, 2)));
+            grouped.Value.narrow(0, g, 1).allclose(alone.Value, rtol: 1e-12, atol: 1e-12).Should().BeTrue($"value row {g}");
+            grouped.First!.narrow(0, 2 * g, 2).allclose(alone.First!, rtol: 1e-12, atol: 1e-12).Should().BeTrue($"first derivatives of value row {g}");
+            grouped.Second!.narrow(0, 2 * g, 2).allclose(alone.Second!, rtol: 1e-12, atol: 1e-12).Should().BeTrue($"second derivatives of value row {g}");
+        }
+    }
+
+    [Fact]
+    public void Derivative_rows_that_do_not_split_evenly_over_the_value_rows_are_refused()
+    {
+        var jet = new Jet(A, cat([B, B.narrow(0, 0, 1)]), null);
+        jet.Invoking(x => x.Softmax(-1)).Should().Throw<ArgumentException>().WithMessage("*equal runs*");
+    }
+
     [Fact]
     public void Stacked_linear_map_equals_the_map_applied_part_by_part_and_keeps_a_one_row_value()
     {

@@ -7,7 +7,8 @@ namespace CircuitDsl.Runtime.Models.Jets;
 /// ẋ = dx/dt and its second ẍ = d²x/dt². Pushing jets forward through the network (Taylor-mode differentiation)
 /// gives φ(t), φ′(t) and φ″(t) = δᵀHδ in one pass, with no graph and no backward. Null derivatives are zero, so work
 /// upstream of every patch costs a plain forward; the value may keep batch 1 while derivatives carry one row per
-/// patched component (at t = 0 all rows share the clean value).
+/// patched component (at t = 0 all rows share the clean value), or one row per prompt while derivatives carry an
+/// equal run of rows per prompt, in the value's order (the rows of several prompts at t = 0).
 /// </summary>
 /// <param name="Value">x(t).</param>
 /// <param name="First">dx/dt, or null for zero.</param>
@@ -59,9 +60,11 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// <summary>Product rule for any bilinear <paramref name="product"/> (elementwise or matmul): (xy)″ = x″y + 2x′y′ + xy″.</summary>
     public static Jet Bilinear(Jet x, Jet y, Func<Tensor, Tensor, Tensor> product)
     {
-        var first = Plus(Apply(x.First, a => product(a, y.Value)), Apply(y.First, b => product(x.Value, b)));
+        Tensor TimesY(Tensor a) => PerValueRow(a, y.Value, product);
+        Tensor XTimes(Tensor b) => PerValueRow(b, x.Value, (d, v) => product(v, d));
+        var first = Plus(Apply(x.First, TimesY), Apply(y.First, XTimes));
         var cross = x.First is null || y.First is null ? null : product(x.First, y.First) * 2.0;
-        var second = Plus(Plus(Apply(x.Second, a => product(a, y.Value)), cross), Apply(y.Second, b => product(x.Value, b)));
+        var second = Plus(Plus(Apply(x.Second, TimesY), cross), Apply(y.Second, XTimes));
         return new(product(x.Value, y.Value), first, second);
     }
 
@@ -78,8 +81,8 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     {
         if (First is null && Second is null) return new(f(Value).F);
         var (y, d1, d2) = f(Value);
-        var second = Plus(Apply(Second, b => d1 * b), Apply(First, a => d2 * a.square()));
-        return new(y, Apply(First, a => d1 * a), second);
+        var second = Plus(Apply(Second, b => PerValueRow(b, d1, (d, v) => v * d)), Apply(First, a => PerValueRow(a.square(), d2, (d, v) => v * d)));
+        return new(y, Apply(First, a => PerValueRow(a, d1, (d, v) => v * d)), second);
     }
 
     /// <summary>Softmax over <paramref name="dim"/>: p′ = p(x′ − ⟨p, x′⟩), p″ = p′(x′ − ⟨p, x′⟩) + p(x″ − ⟨p′, x′⟩ − ⟨p, x″⟩).</summary>
@@ -87,10 +90,13 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     {
         var p = Value.softmax(dim);
         if (First is null && Second is null) return new(p);
-        var centred = Apply(First, a => a - (p * a).sum(dim, keepdim: true));
-        var first = Apply(centred, c => p * c);
+        long end = dim < 0 ? dim : dim - Value.dim(); // counted from the end: grouped rows add a leading dimension
+        Tensor Centre(Tensor a) => PerValueRow(a, p, (d, v) => d - (v * d).sum(end, keepdim: true));
+        Tensor TimesP(Tensor a) => PerValueRow(a, p, (d, v) => v * d);
+        var centred = Apply(First, Centre);
+        var first = Apply(centred, TimesP);
         var second = Plus(first is null ? null : first * centred!,
-            Apply(Plus(Apply(Second, b => b - (p * b).sum(dim, keepdim: true)), first is null ? null : -(first * First!).sum(dim, keepdim: true)), u => p * u));
+            Apply(Plus(Apply(Second, Centre), first is null ? null : -(first * First!).sum(end, keepdim: true)), TimesP));
         return new(p, first, second);
     }
 
@@ -122,6 +128,20 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// <summary>The jet of a + t·δ: derivative + <paramref name="direction"/> (δ), value + <paramref name="valueOffset"/> (t·δ; null when t = 0).</summary>
     public Jet AddDirection(Tensor direction, Tensor? valueOffset) =>
         new(valueOffset is null ? Value : Value + valueOffset, Plus(First, direction), Second);
+
+    /// <summary>
+    /// <paramref name="op"/>(derivative, factor) for a factor computed from the value: broadcast directly when the value
+    /// has one row or as many as the derivative, else each value row meets its own run of derivative rows.
+    /// </summary>
+    private static Tensor PerValueRow(Tensor derivative, Tensor factor, Func<Tensor, Tensor, Tensor> op)
+    {
+        long rows = factor.shape[0], derivativeRows = derivative.shape[0];
+        if (rows == 1 || rows == derivativeRows) return op(derivative, factor);
+        if (derivativeRows % rows != 0)
+            throw new ArgumentException($"{derivativeRows} derivative rows do not come in equal runs for {rows} value rows.", nameof(derivative));
+        var grouped = op(derivative.view([rows, derivativeRows / rows, .. derivative.shape[1..]]), factor.unsqueeze(1));
+        return grouped.reshape([derivativeRows, .. grouped.shape[2..]]);
+    }
 
     private static Tensor? Apply(Tensor? t, Func<Tensor, Tensor> f) => t is null ? null : f(t);
 
