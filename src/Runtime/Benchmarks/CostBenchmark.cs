@@ -120,26 +120,26 @@ public static class CostBenchmark
             () => PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _, new HutchinsonProbes(masks, probes, 1)));
         var gradientDifference = Time("gradient-difference screen", 2, () => AttributionPatching.GradientDifferenceCurvature(masks, PairState.Build(model, shape.Pair, sites, null, true, new CostLedger(), out _)));
 
-        PhiEvaluator Phi(bool cached, SecondDerivative method = SecondDerivative.TaylorMode) => new(model, state, masks, maxRows, cached, method);
+        PhiEvaluator Phi(PairState pair, bool cached = true, SecondDerivative method = SecondDerivative.TaylorMode) => new(model, pair, masks, maxRows, cached, method);
         // Patching's values are also the truth the Screen–Flag–Fix runs are scored against: kept from the timed runs.
         double[] truth = [];
-        Action patchAll = () => truth = ActivationPatching.Estimate(Phi(true), all, new CostLedger());
+        Action patchAll = () => truth = ActivationPatching.Estimate(Phi(state), all, new CostLedger());
         var patchCached = Time("patching, all heads (cached start)", heads.Count, patchAll);
-        var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(false), all, new CostLedger()));
+        var patchFull = Time("patching, all heads (full forward)", heads.Count, () => ActivationPatching.Estimate(Phi(state, false), all, new CostLedger()));
         // The engine's HVP: Taylor-mode jets from the cached residual. The reference method: full forwards and a double
         // backward per chunk, as a PyTorch user would write it; in between, the double backward from the cache.
         // Their ledgers also give the rows per chunk (rows / passes), which memory per row needs.
         CostLedger jetLedger = new(), backwardLedger = new();
-        var hvpCached = Time("HVP, all heads (cached start, Taylor-mode jets)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(true), all, jetLedger), memory: true);
+        var hvpCached = Time("HVP, all heads (cached start, Taylor-mode jets)", heads.Count, () => HessianVectorCorrection.Estimate(Phi(state), all, jetLedger), memory: true);
         var hvpCachedBackward = Time("HVP, all heads (cached start, double backward)", heads.Count,
-            () => HessianVectorCorrection.Estimate(Phi(true, SecondDerivative.DoubleBackward), all, backwardLedger), memory: true);
+            () => HessianVectorCorrection.Estimate(Phi(state, true, SecondDerivative.DoubleBackward), all, backwardLedger), memory: true);
         var hvpFull = Time("HVP, all heads (full forward, double backward)", heads.Count,
-            () => HessianVectorCorrection.Estimate(Phi(false, SecondDerivative.DoubleBackward), all, new CostLedger()));
+            () => HessianVectorCorrection.Estimate(Phi(state, false, SecondDerivative.DoubleBackward), all, new CostLedger()));
         // MS-HVP and IG cost 6 and 32 rows per component: on large shapes they are timed on 16 heads spread over the
         // layers and compared per component, which keeps the full bench under ten minutes.
         var some = all.Length <= 16 ? all : [.. Enumerable.Range(0, 16).Select(i => all[i * all.Length / 16])]; // spread over layers
-        var ms = Time($"MS-HVP K=5, {some.Length} heads", some.Length * 6L, () => MultiStepHvp.Estimate(Phi(true), some, 5, new CostLedger()));
-        var ig = Time($"IG m=32, {some.Length} heads", some.Length * 32L, () => IntegratedGradients.Estimate(Phi(true), some, 32, new CostLedger()));
+        var ms = Time($"MS-HVP K=5, {some.Length} heads", some.Length * 6L, () => MultiStepHvp.Estimate(Phi(state), some, 5, new CostLedger()));
+        var ig = Time($"IG m=32, {some.Length} heads", some.Length * 32L, () => IntegratedGradients.Estimate(Phi(state), some, 32, new CostLedger()));
         double perPatch = patchCached.Seconds / heads.Count;
 
         var ratios = new List<BenchRatio>();
@@ -192,9 +192,11 @@ public static class CostBenchmark
         // five eighths of the prompt (IOI's ABB/ABC corruptions differ late), whose shared prefix AtP's passes may skip.
         // AtP, and AtP with the Hutchinson screen (Screen–Flag–Fix's first stage), with equally long pairs sharing
         // passes as the engine runs them, against one pair at a time: the same work either way; only the passes differ.
+        // Then Screen–Flag–Fix on the first dataset (batch 8) against patching its eight pairs.
         void Datasets()
         {
             var mirror = new PromptPair(shape.Pair.Corrupted, shape.Pair.Clean, shape.Pair.Wrong, shape.Pair.Answer);
+            var alternating = Enumerable.Range(0, 8).Select(j => j % 2 == 0 ? shape.Pair : mirror).ToArray();
             int late = shape.Pair.Clean.Count * 5 / 8;
             PromptPair LateCorruption(int j)
             {
@@ -202,7 +204,7 @@ public static class CostBenchmark
                 corrupted[late] = (corrupted[late] + 1 + j) % c.VocabSize;
                 return shape.Pair with { Corrupted = corrupted };
             }
-            foreach (var (label, dataset) in new[] { ("8 pairs", Enumerable.Range(0, 8).Select(j => j % 2 == 0 ? shape.Pair : mirror).ToArray()),
+            foreach (var (label, dataset) in new[] { ("8 pairs", alternating),
                 ($"8 pairs differing from position {late}", Enumerable.Range(0, 8).Select(LateCorruption).ToArray()) })
                 foreach (var (what, screens, rowsPerPair) in new[] { ("AtP", Array.Empty<CurvatureScreen>(), 2), ($"AtP + Hutchinson screen, {probes} probes", [CurvatureScreen.Hutchinson], 2 + probes) })
                 {
@@ -214,20 +216,29 @@ public static class CostBenchmark
                     ratios.Add(new(shape.Name, $"{what}, all heads, {label}: one at a time / sharing passes",
                         AlternatingRatio(separately.Seconds / together.Seconds, apart, shared, repeats), "report", true));
                 }
+
+            // Patching's clean runs are set up untimed, as for one pair; its rows are one pair at a time, as the engine runs them.
+            var states = alternating.Select(x => PairState.Build(model, x, sites, null, false, new CostLedger(), out _)).ToArray();
+            double[] eightTruth = [];
+            Action patchEight = () => eightTruth = Mean([.. states.Select(x => ActivationPatching.Estimate(Phi(x), all, new CostLedger()))]);
+            var patchedEight = Time("patching, all heads, 8 pairs", 8L * heads.Count, patchEight);
+            ScreenFlagFix("all heads, 8 pairs", heads, eightTruth, patchedEight, patchEight, 3, pairs: alternating, defaultScreenOnly: true);
         }
 
-        // Screen–Flag–Fix end to end with each cheap screen, against patching the same components: time, top-5
-        // agreement, and where its time goes, stage by stage, from its own cost ledger (of the last timed run).
+        // Screen–Flag–Fix end to end with each cheap screen (or the default only), against patching the same components
+        // of the same pairs (one unless given): time, top-5 agreement, and where its time goes, stage by stage, from its
+        // own cost ledger (of the last timed run).
         void ScreenFlagFix(string what, IReadOnlyList<Component> components, double[] exact, BenchRow patching, Action patchingRun, double target,
-            BenchRow? fullForwardPatching = null)
+            BenchRow? fullForwardPatching = null, PromptPair[]? pairs = null, bool defaultScreenOnly = false)
         {
-            foreach (var screen in new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
+            var defaultScreen = new AttributionOptions().Screen;
+            foreach (var screen in defaultScreenOnly ? [defaultScreen] : new[] { CurvatureScreen.Hutchinson, CurvatureScreen.GradientDifference })
             {
                 string name = (screen == CurvatureScreen.Hutchinson ? "Hutchinson screen" : "gradient-difference screen")
-                    + (screen == new AttributionOptions().Screen ? " (default)" : "");
+                    + (screen == defaultScreen ? " (default)" : "");
                 AttributionResult? result = null;
                 var options = new AttributionOptions { MaxRowsPerChunk = maxRows, Screen = screen };
-                Action run = () => result = new AttributionEngine(model, options).Run([shape.Pair], components);
+                Action run = () => result = new AttributionEngine(model, options).Run(pairs ?? [shape.Pair], components);
                 var sff = Time($"Screen–Flag–Fix, {what}, {name}", 0, run);
                 foreach (var (stage, spent) in result!.Cost)
                     rows.Add(new BenchRow(shape.Name, $"  SFF {what}, {name}: stage {stage} ({spent.Forwards}F + {spent.Backwards}B)", spent.Seconds, spent.Rows));
@@ -265,6 +276,9 @@ public static class CostBenchmark
     }
 
     private static double MedianOf(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    // Per component, the mean over pairs.
+    private static double[] Mean(double[][] perPair) => [.. Enumerable.Range(0, perPair[0].Length).Select(c => perPair.Average(x => x[c]))];
 
     // numerator / denominator over rounds of `numeratorRuns` numerator runs then `repeats` denominator runs (medians),
     // back to back, so the machine's drift (tens of percent within a minute) hits both sides of each round alike; the
