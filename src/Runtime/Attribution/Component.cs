@@ -74,14 +74,23 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
         if (position is int q) allowed[positionAxis - 1] = [q];
         if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value) allowed[headAxis - 1] = [Index];
         if (Kind == ComponentKind.Neuron) allowed[^1] = [Index];
-        IEnumerable<long> indices = [0];
+        // Row-major over the allowed indices, axis by axis, expanded in place from the back (an index never moves
+        // forward); a nested LINQ product took most of the 7–11 ms that indexing GPT-2's 144 heads cost per run.
+        var along = shape.Select((size, axis) => allowed[axis] ?? [.. Enumerable.Range(0, (int)size).Select(i => (long)i)]).ToArray();
+        var indices = new long[along.Aggregate(1L, (n, a) => n * a.Length)];
+        if (indices.Length == 0) return indices;
+        long count = 1;
         for (int axis = 0; axis < shape.Length; axis++)
         {
-            long size = shape[axis];
-            var along = allowed[axis] ?? [.. Enumerable.Range(0, (int)size).Select(i => (long)i)];
-            indices = indices.SelectMany(i => along, (i, j) => i * size + j);
+            var a = along[axis];
+            for (long i = count - 1; i >= 0; i--)
+            {
+                long stem = indices[i] * shape[axis];
+                for (int j = a.Length - 1; j >= 0; j--) indices[i * a.Length + j] = stem + a[j];
+            }
+            count *= a.Length;
         }
-        return [.. indices];
+        return indices;
     }
 
     /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>).</summary>

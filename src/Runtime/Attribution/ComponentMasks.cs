@@ -26,10 +26,15 @@ internal sealed class ComponentMasks : IDisposable
         {
             int[] members = [.. site];
             var flats = members.Select(i => components[i].FlatIndices(config, positions)).ToArray();
-            long[] owner = [.. flats.SelectMany((f, j) => Enumerable.Repeat((long)j, f.Length))];
+            var (owner, flat) = (new long[flats.Sum(f => f.Length)], new long[flats.Sum(f => f.Length)]);
+            for (int j = 0, k = 0; j < flats.Length; k += flats[j].Length, j++)
+            {
+                Array.Fill(owner, j, k, flats[j].Length);
+                flats[j].CopyTo(flat, k);
+            }
             var slot = members.Select((c, j) => (c, j)).ToDictionary(x => x.c, x => x.j);
             _groups[site.Key] = new Group(members, tensor(owner, device: device).DetachFromDisposeScope(),
-                tensor(flats.SelectMany(f => f).ToArray(), device: device).DetachFromDisposeScope(), site.Key.Shape(config, positions), slot);
+                tensor(flat, device: device).DetachFromDisposeScope(), site.Key.Shape(config, positions), slot);
         }
     }
 
