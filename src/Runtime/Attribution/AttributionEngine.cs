@@ -152,7 +152,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             for (int j = 0; j < group.Length; j++) table.Set("patching", group[j], rows, effects[j]);
         }
 
-        // One pair at a time: stages with many rows per pair, or compute-bound ones (the flag stage's jets).
+        // One pair at a time: stages with many rows per pair.
         void ForEachPair(string stage, int[] rows, Action<int, PhiEvaluator, int[]> work) =>
             ForEachPairGroup(stage, rows, (group, phi, r) => work(group[0], phi, r), pairsPerGroup: 1);
 
