@@ -89,7 +89,7 @@ internal sealed class HutchinsonProbes
         using var scope = NewDisposeScope();
         var sites = Masks.Sites.ToArray();
         int firstLayer = sites.Min(s => s.Layer);
-        var plan = new HookPlan(model.Config);
+        var plan = new HookPlan(model.Config) { TrimsLastLayer = true };
         // Row 0 the clean point a, row 1 + j the point a + ε·v_j.
         var offsets = sites.Select(site =>
         {

@@ -68,14 +68,25 @@ public sealed class ForwardState
     /// <summary>The dispose scope of the layer running now (see <see cref="HookedTransformer"/>), or null.</summary>
     internal TorchSharp.DisposeScope? LayerScope { get; set; }
 
+    /// <summary>
+    /// Set while a layer computes only the queries from this position on (the last layer of a run that reads one
+    /// position, <see cref="HookPlan.TrimsLastLayer"/>), or null.
+    /// </summary>
+    internal long? QueriesFrom { get; set; }
+
     /// <summary>Applies the hook plan at one hook point (identity when there is none).</summary>
     public Tensor Hook(SiteKind kind, int layer, Tensor activation)
     {
-        if (Hooks is null) return activation;
-        var result = Hooks.Apply(kind, layer, activation);
+        if (Hooks is null || !Hooks.Touches(new Site(kind, layer))) return activation;
+        // After a trimmed layer's queries the hooks see full length, the positions not computed as zeros.
+        long missing = QueriesFrom is long from && kind is not (SiteKind.ResidPre or SiteKind.AttnK or SiteKind.AttnV) ? from - Start : 0;
+        int axis = SiteMask.Axes(kind).Position;
+        var full = missing == 0 ? activation
+            : cat([zeros([.. activation.shape.Select((size, d) => d == axis ? missing : size)], dtype: activation.dtype, device: activation.device), activation], axis);
+        var result = Hooks.Apply(kind, layer, full);
         // A cached activation must outlive the dispose scope of the layer that made it.
         if (LayerScope is not null && Hooks.Caches(new Site(kind, layer))) LayerScope.MoveToOuter(result);
-        return result;
+        return missing == 0 ? result : result.narrow(axis, missing, result.shape[axis] - missing);
     }
 
     /// <summary>Applies the jet plan at one hook point of a jet forward (identity when there is none).</summary>

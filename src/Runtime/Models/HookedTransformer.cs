@@ -184,7 +184,8 @@ public sealed class HookedTransformer : nn.Module
 
     // The logits read one position, so the last layer needs only that query (its keys and values still span every
     // position): most of a layer's work saved, when no hook asks for that layer's activations at full length.
-    private bool TrimsLastLayer(int firstLayer, ForwardState state) => firstLayer < Config.Layers && !state.TouchesLayer(Config.Layers - 1);
+    private bool TrimsLastLayer(int firstLayer, ForwardState state) =>
+        firstLayer < Config.Layers && (!state.TouchesLayer(Config.Layers - 1) || (state.Hooks?.TrimsLastLayer == true && state.Jets is null));
 
     private static long? SharedPosition(Tensor positions)
     {
@@ -214,6 +215,7 @@ public sealed class HookedTransformer : nn.Module
     {
         using var scope = NewDisposeScope();
         state.LayerScope = scope;
+        state.QueriesFrom = queryFrom > state.Start ? queryFrom : null;
         try
         {
             return scope.MoveToOuter(layers[l].Forward(resid, state, queryFrom));
@@ -221,6 +223,7 @@ public sealed class HookedTransformer : nn.Module
         finally
         {
             state.LayerScope = null;
+            state.QueriesFrom = null;
         }
     }
 

@@ -43,6 +43,13 @@ public sealed class HookPlan
         return this;
     }
 
+    /// <summary>
+    /// Lets a run that reads one position's logits compute the last layer for that query only even though this plan
+    /// hooks the layer (most of a layer's work saved): the hook points after its queries then see every earlier
+    /// position as zeros, which cannot reach those logits. Off by default, so caches hold every position's activation.
+    /// </summary>
+    public bool TrimsLastLayer { get; init; }
+
     /// <summary>The activations cached by the last run, by site.</summary>
     public IReadOnlyDictionary<Site, Tensor> Cached => _cached;
 

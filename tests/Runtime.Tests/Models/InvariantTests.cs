@@ -1,3 +1,4 @@
+using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Sites;
@@ -92,6 +93,43 @@ public class InvariantTests
             plan[new Site(SiteKind.MlpOut, layers - 1)].shape[1].Should().Be(input.Positions);
             model.ForwardSelected(input, positions, tokens, start: new CachedStart(layers - 1, plan[new Site(SiteKind.ResidPre, layers - 1)]))
                 .allclose(expected, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Families))]
+    public void A_plan_that_trims_the_last_layer_gives_the_same_metric_and_gradients_and_caches_zeros_where_nothing_ran(string family)
+    {
+        var model = Fixtures.Load(family);
+        var c = model.Config;
+        int last = c.Layers - 1, t = 9;
+        var input = ModelInput.Single(Fixtures.Tokens(model, t, 3));
+        var metric = new LogitDifference(3, 5);
+        var sites = AllSites(c).Where(s => s.Layer == last && s.Kind < SiteKind.Embed).ToList(); // every hook point of the last layer
+        (Tensor Metric, Tensor[] Gradients, HookPlan Plan) Run(bool trim)
+        {
+            var plan = new HookPlan(c) { TrimsLastLayer = trim }.Cache(sites);
+            var offsets = sites.Select(s => zeros([1, .. s.Shape(c, t)], dtype: model.DType, requires_grad: true)).ToArray();
+            for (int i = 0; i < sites.Count; i++) plan.Add(new AddOffset(sites[i], offsets[i]));
+            var m = metric.Measure(model, input, plan);
+            return (m.detach(), [.. autograd.grad([m.sum()], offsets, retain_graph: false, allow_unused: true)], plan);
+        }
+        var (full, trimmed) = (Run(false), Run(true));
+        trimmed.Metric.allclose(full.Metric, rtol: 1e-5, atol: 1e-5).Should().BeTrue();
+        for (int i = 0; i < sites.Count; i++)
+        {
+            // Earlier positions after the queries cannot reach the metric: their gradient is zero either way.
+            trimmed.Gradients[i].allclose(full.Gradients[i], rtol: 1e-4, atol: 1e-5).Should().BeTrue($"the gradient at {sites[i]}");
+            var (cachedFull, cachedTrimmed) = (full.Plan[sites[i]], trimmed.Plan[sites[i]]);
+            cachedTrimmed.shape.Should().Equal(cachedFull.shape, sites[i].ToString());
+            if (sites[i].Kind is SiteKind.ResidPre or SiteKind.AttnK or SiteKind.AttnV)
+            {
+                cachedTrimmed.allclose(cachedFull, rtol: 1e-5, atol: 1e-5).Should().BeTrue($"{sites[i]} runs before the queries");
+                continue;
+            }
+            int axis = SiteMask.Axes(sites[i].Kind).Position;
+            cachedTrimmed.narrow(axis, t - 1, 1).allclose(cachedFull.narrow(axis, t - 1, 1), rtol: 1e-5, atol: 1e-5).Should().BeTrue($"{sites[i]} at the read position");
+            cachedTrimmed.narrow(axis, 0, t - 1).abs().max().item<float>().Should().Be(0, $"{sites[i]} before the read position");
         }
     }
 
