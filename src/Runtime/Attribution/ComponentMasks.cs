@@ -26,7 +26,8 @@ internal sealed class ComponentMasks : IDisposable
         {
             int[] members = [.. site];
             var flats = members.Select(i => components[i].FlatIndices(config, positions)).ToArray();
-            var (owner, flat) = (new long[flats.Sum(f => f.Length)], new long[flats.Sum(f => f.Length)]);
+            int total = flats.Sum(f => f.Length);
+            var (owner, flat) = (new long[total], new long[total]);
             for (int j = 0, k = 0; j < flats.Length; k += flats[j].Length, j++)
             {
                 Array.Fill(owner, j, k, flats[j].Length);

@@ -78,7 +78,8 @@ public sealed class ForwardState
     public Tensor Hook(SiteKind kind, int layer, Tensor activation)
     {
         if (Hooks is null || !Hooks.Touches(new Site(kind, layer))) return activation;
-        // After a trimmed layer's queries the hooks see full length, the positions not computed as zeros.
+        // In a layer computing only later queries, the hook points from the queries on see full length with zeros at
+        // the positions not computed (its residual input, keys and values span every position).
         long missing = QueriesFrom is long from && kind is not (SiteKind.ResidPre or SiteKind.AttnK or SiteKind.AttnV) ? from - Start : 0;
         int axis = SiteMask.Axes(kind).Position;
         var full = missing == 0 ? activation

@@ -183,7 +183,8 @@ public sealed class HookedTransformer : nn.Module
     }
 
     // The logits read one position, so the last layer needs only that query (its keys and values still span every
-    // position): most of a layer's work saved, when no hook asks for that layer's activations at full length.
+    // position): most of a layer's work saved, when no hook asks for that layer's activations at full length or the
+    // plan accepts zeros there (HookPlan.TrimsLastLayer).
     private bool TrimsLastLayer(int firstLayer, ForwardState state) =>
         firstLayer < Config.Layers && (!state.TouchesLayer(Config.Layers - 1) || (state.Hooks?.TrimsLastLayer == true && state.Jets is null));
 
