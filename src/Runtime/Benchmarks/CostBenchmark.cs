@@ -218,9 +218,9 @@ public static class CostBenchmark
                 }
 
             // Patching's clean runs are set up untimed, as for one pair; its rows are one pair at a time, as the engine runs them.
-            var states = alternating.Select(x => PairState.Build(model, x, sites, null, false, new CostLedger(), out _)).ToArray();
+            var states = PairState.BuildMany(model, alternating, sites, null, false, new CostLedger(), out _);
             double[] eightTruth = [];
-            Action patchEight = () => eightTruth = Mean([.. states.Select(x => ActivationPatching.Estimate(Phi(x), all, new CostLedger()))]);
+            Action patchEight = () => eightTruth = PatchingEvaluation.MeanOverPairs([.. states.Select(x => ActivationPatching.Estimate(Phi(x), all, new CostLedger()))]);
             var patchedEight = Time("patching, all heads, 8 pairs", 8L * heads.Count, patchEight);
             ScreenFlagFix("all heads, 8 pairs", heads, eightTruth, patchedEight, patchEight, 3, pairs: alternating, defaultScreenOnly: true);
         }
@@ -276,9 +276,6 @@ public static class CostBenchmark
     }
 
     private static double MedianOf(List<double> values) => values.Order().ElementAt(values.Count / 2);
-
-    // Per component, the mean over pairs.
-    private static double[] Mean(double[][] perPair) => [.. Enumerable.Range(0, perPair[0].Length).Select(c => perPair.Average(x => x[c]))];
 
     // numerator / denominator over rounds of `numeratorRuns` numerator runs then `repeats` denominator runs (medians),
     // back to back, so the machine's drift (tens of percent within a minute) hits both sides of each round alike; the

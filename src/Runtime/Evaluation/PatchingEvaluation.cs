@@ -122,7 +122,7 @@ public sealed record PatchingEvaluation
     private static double? Get(Dictionary<string, double[][]> values, string method, int pair, int component) =>
         values.TryGetValue(method, out var v) && !double.IsNaN(v[pair][component]) ? v[pair][component] : null;
 
-    private static double[] MeanOverPairs(double[][] v) =>
+    internal static double[] MeanOverPairs(double[][] v) =>
         [.. Enumerable.Range(0, v[0].Length).Select(c => v.Average(row => row[c]))];
 
     private static IEnumerable<double> AbsErrors(double[][] v, double[][] truth) =>
