@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using TorchSharp;
 
 namespace CircuitDsl.Cli.Commands;
@@ -23,11 +24,20 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
+    /// <summary>
+    /// The device <paramref name="text"/> names. torch.device("cuda") on a build without CUDA fails with a native
+    /// trace, and unknown names with an enum-parsing message, so both are checked here first.
+    /// </summary>
     public static torch.Device ParseDevice(string text)
     {
-        var device = torch.device(text);
-        if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
+        var match = Regex.Match(text.Trim(), "^(cpu|cuda)(?::([0-9]+))?$", RegexOptions.IgnoreCase);
+        if (!match.Success)
+            throw new ArgumentException($"Unknown device '{text}'; expected cpu, cuda or cuda:N.");
+        bool cuda = match.Groups[1].Value.Equals("cuda", StringComparison.OrdinalIgnoreCase);
+        if (cuda && !torch.cuda.is_available())
             throw new ArgumentException($"Device '{text}' was asked for but CUDA is not available in this build (build with -p:TorchBackend=cuda).");
-        return device;
+        if (cuda && match.Groups[2].Success && int.Parse(match.Groups[2].Value) >= torch.cuda.device_count())
+            throw new ArgumentException($"Device '{text}' was asked for but this machine has {torch.cuda.device_count()} CUDA device(s).");
+        return torch.device(text.Trim().ToLowerInvariant());
     }
 }

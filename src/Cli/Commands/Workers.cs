@@ -11,6 +11,7 @@ internal static class Workers
     public static AttributionResult Run(IReadOnlyList<string> devices, ParseResult parse, ShardAxis axis)
     {
         if (devices.Count == 0) throw new ArgumentException("--devices lists no device.");
+        foreach (var device in devices) CommonOptions.ParseDevice(device); // a bad one fails here, before any worker starts
         string folder = Directory.CreateTempSubdirectory("circuit-shards-").FullName;
         try
         {

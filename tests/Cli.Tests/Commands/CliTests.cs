@@ -52,6 +52,23 @@ public class CliTests
         var act = () => Run("info", "--model", "/no/such/model");
         act.Should().Throw<ModelLoadException>().WithMessage("*/no/such/model*not found*");
     }
+
+    [Theory]
+    [InlineData("gpu", "*Unknown device 'gpu'*cpu, cuda or cuda:N*")]
+    [InlineData("cuda:x", "*Unknown device 'cuda:x'*")]
+    public void An_unknown_device_is_a_typed_error(string device, string message)
+    {
+        var act = () => Run("generate", "--model", "/no/such/model", "--prompt", "a", "--device", device);
+        act.Should().Throw<ArgumentException>().WithMessage(message);
+    }
+
+    [SkippableFact]
+    public void Cuda_on_a_cpu_build_says_how_to_build_for_cuda()
+    {
+        Skip.If(TorchSharp.torch.cuda.is_available(), "This machine has CUDA.");
+        var act = () => Run("generate", "--model", "/no/such/model", "--prompt", "a", "--device", "cuda:0");
+        act.Should().Throw<ArgumentException>().WithMessage("*'cuda:0'*CUDA is not available*-p:TorchBackend=cuda*");
+    }
 }
 
 public class AttributeCommandTests
