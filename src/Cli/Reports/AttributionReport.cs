@@ -8,8 +8,9 @@ using ScottPlot;
 namespace CircuitDsl.Cli.Reports;
 
 /// <summary>
-/// A report folder for one attribution result: layer × head heatmaps of patching, AtP, HVP and R̃ side by side (the
-/// paper's landscape figure), a scatter of AtP and HVP against patching, an HTML page tying them together, and the JSON.
+/// A report folder for one attribution result: layer × head heatmaps of patching, AtP, HVP, the final estimate and R̃
+/// side by side (the paper's landscape figure, flagged cells marked), a scatter of the estimates against patching
+/// with the final estimate's bounds, an HTML page tying them together, and the JSON.
 /// </summary>
 public static class AttributionReport
 {
@@ -21,7 +22,7 @@ public static class AttributionReport
     {
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "result.json"), AttributionJson.Write(result));
-        Heatmaps(result, layers, heads).SavePng(Path.Combine(folder, "heatmaps.png"), 1600, 80 + 70 * Math.Max(layers, 3));
+        Heatmaps(result, layers, heads).SavePng(Path.Combine(folder, "heatmaps.png"), 2000, 80 + 70 * Math.Max(layers, 3));
         Scatter(result).SavePng(Path.Combine(folder, "scatter.png"), 640, 560);
         string html = Path.Combine(folder, "index.html");
         File.WriteAllText(html, Html(result, title, hypothesis));
@@ -35,13 +36,14 @@ public static class AttributionReport
             ("activation patching Δ", c => c.Patching, true),
             ("AtP  (g·δ)", c => c.Atp, true),
             ("HVP  (g·δ + ½ δ·Hδ)", c => c.Hvp, true),
-            ("reliability R̃", c => c.RTilde, false),
+            ("Screen–Flag–Fix estimate", c => c.Estimate, true),
+            ("reliability R̃  (× flagged)", c => c.RTilde, false),
         };
-        // One colour scale for the three effect maps, centred at 0, so they compare at a glance.
+        // One colour scale for the effect maps, centred at 0, so they compare at a glance.
         bool mlps = result.Components.Any(c => c.Component.Kind == ComponentKind.Mlp);
         int columns = heads + (mlps ? 1 : 0);
         double extent = result.Components.Where(c => c.Component.Kind is ComponentKind.Head or ComponentKind.Mlp && c.Component.Position is null)
-            .SelectMany(c => new[] { c.Patching, c.Atp, c.Hvp }).Where(v => v is double d && double.IsFinite(d)).Select(v => Math.Abs(v!.Value)).DefaultIfEmpty(1).Max();
+            .SelectMany(c => new[] { c.Patching, c.Atp, c.Hvp, c.Estimate }).Where(v => v is double d && double.IsFinite(d)).Select(v => Math.Abs(v!.Value)).DefaultIfEmpty(1).Max();
         var multiplot = new Multiplot();
         multiplot.AddPlots(panels.Length);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
@@ -61,6 +63,7 @@ public static class AttributionReport
             heatmap.ManualRange = panels[i].Diverging ? new ScottPlot.Range(-extent, extent) : new ScottPlot.Range(0, 1);
             heatmap.NaNCellColor = Colors.LightGray;
             plot.Add.ColorBar(heatmap);
+            if (!panels[i].Diverging) MarkFlagged(plot, result, layers, heads);
             plot.Title(panels[i].Title);
             plot.XLabel(mlps ? "head (and MLP)" : "head");
             plot.YLabel("layer");
@@ -69,6 +72,17 @@ public static class AttributionReport
             plot.Axes.Left.SetTicks([.. Enumerable.Range(0, layers).Select(l => (double)(layers - 1 - l))], [.. Enumerable.Range(0, layers).Select(l => l.ToString(CultureInfo.InvariantCulture))]);
         }
         return multiplot;
+    }
+
+    // A cross on each flagged cell (row l is drawn at y = layers − 1 − l, as the ticks say).
+    private static void MarkFlagged(Plot plot, AttributionResult result, int layers, int heads)
+    {
+        var flagged = result.Components.Where(c => c.Flagged && c.Component.Position is null && c.Component.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
+        if (flagged.Count == 0) return;
+        double[] xs = [.. flagged.Select(c => (double)(c.Component.Kind == ComponentKind.Mlp ? heads : c.Component.Index))];
+        double[] ys = [.. flagged.Select(c => (double)(layers - 1 - c.Component.Layer))];
+        var marks = plot.Add.Markers(xs, ys, MarkerShape.Eks, 12, Colors.Black);
+        marks.MarkerLineWidth = 2;
     }
 
     private static Plot Scatter(AttributionResult result)
@@ -94,6 +108,15 @@ public static class AttributionReport
             ms.MarkerSize = 9;
             ms.MarkerShape = MarkerShape.OpenDiamond;
         }
+        // The final estimate with its estimated bound: flagged components sit on the diagonal (patched, bound 0),
+        // the others show whether their bound reaches the exact value.
+        var final = plot.Add.ScatterPoints(truth, known.Select(c => c.Estimate).ToArray());
+        final.LegendText = "Screen–Flag–Fix estimate ± bound";
+        final.MarkerSize = 10;
+        final.MarkerShape = MarkerShape.OpenCircle;
+        final.Color = Colors.Black;
+        var bounds = plot.Add.ErrorBar(truth, known.Select(c => c.Estimate).ToArray(), known.Select(c => c.Bound ?? 0).ToArray());
+        bounds.Color = Colors.Black;
         double lo = Math.Min(0, truth.DefaultIfEmpty(0).Min()), hi = Math.Max(0, truth.DefaultIfEmpty(0).Max());
         var diagonal = plot.Add.Line(lo, lo, hi, hi);
         diagonal.LinePattern = LinePattern.Dashed;
@@ -119,7 +142,7 @@ public static class AttributionReport
         sb.Append("<p>Model <code>").Append(E(result.Model)).Append("</code>, ").Append(result.Pairs).Append(" prompt pairs, metric ")
           .Append(E(result.MetricKind)).Append(": M(x) = ").Append(F(result.CleanMetric)).Append(", M(x′) = ").Append(F(result.CorruptedMetric)).Append(".</p>");
         if (hypothesis is not null) sb.Append("<p>").Append(E(hypothesis)).Append("</p>");
-        sb.Append("<h2>Landscape</h2><img src=\"heatmaps.png\" alt=\"layer by head heatmaps of patching, AtP, HVP and R-tilde\">");
+        sb.Append("<h2>Landscape</h2><img src=\"heatmaps.png\" alt=\"layer by head heatmaps of patching, AtP, HVP, the final estimate and R-tilde, flagged cells crossed\">");
         sb.Append("<h2>Against patching</h2><img src=\"scatter.png\" alt=\"scatter of estimates against activation patching\">");
         if (result.Evaluation is { } e)
         {
