@@ -1,0 +1,181 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Experiments;
+using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Sites;
+using static TorchSharp.torch;
+
+namespace CircuitDsl.Runtime.Evaluation;
+
+/// <summary>
+/// The effect of one edge of a circuit: senders' change reaching receivers through one input only.
+/// <see cref="Effect"/> is the mean metric change over pairs, <see cref="Gap"/> the mean M(x′) − M(x).
+/// </summary>
+/// <param name="Sender">The sending components (a group's name, or their ids).</param>
+/// <param name="Receiver">The receiving components (a group's name, or their ids).</param>
+/// <param name="Via">The receivers' input the edge enters.</param>
+/// <param name="Effect">Mean over pairs of M(clean, edge patched) − M(clean).</param>
+/// <param name="Gap">Mean over pairs of M(corrupted) − M(clean): what patching everything would move.</param>
+public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, double Effect, double Gap)
+{
+    /// <summary>The share of the clean-to-corrupted gap the edge alone moves (0 when there is no gap).</summary>
+    public double Fraction => Gap == 0 ? 0 : Effect / Gap;
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Sender} → {Receiver} ({Via}): {Effect:+0.000;-0.000} of {Gap:+0.000;-0.000} ({Fraction:P0})";
+}
+
+/// <summary>
+/// Path patching of edges (Wang et al. 2022; Goldowsky-Dill et al. 2023). On the clean prompt, the senders' outputs
+/// change as in the corrupted run, but that change reaches only the receivers' chosen input — a head's query, key or
+/// value, an MLP's input — through the residual stream directly; every other path stays clean, and the receivers'
+/// change then flows on freely to the metric:
+/// <list type="number">
+/// <item>δ, the senders' change in the residual stream: for heads, the attention output with their <c>attn.z</c> taken
+/// from the corrupted run minus the clean one (exact with Gemma-2's post-norms too); for MLPs, <c>mlp_out</c>'s
+/// difference;</item>
+/// <item>the receivers' input recomputed from the clean residual stream plus δ (at <c>resid_pre</c> for heads, at
+/// <c>resid_mid</c>, or <c>resid_pre</c> with parallel residuals, for MLPs), read at <c>attn.q</c>/<c>k</c>/<c>v</c>
+/// or <c>mlp_out</c>;</item>
+/// <item>the clean run with only those entries replaced: M(edge) − M(clean).</item>
+/// </list>
+/// On grouped-query models a key or value edge into one head reaches every head sharing its key/value head.
+/// </summary>
+public sealed class EdgePatching
+{
+    private readonly HookedTransformer _model;
+    private readonly IReadOnlyList<PromptPair> _pairs;
+
+    /// <summary>Prepares edge patching of <paramref name="model"/> on <paramref name="pairs"/>.</summary>
+    public EdgePatching(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
+    {
+        if (pairs.Count == 0) throw new AttributionInputException("Edge patching needs at least one prompt pair.");
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        _model = model;
+        _pairs = pairs;
+    }
+
+    /// <summary>The effect of a circuit's declared edge, its groups looked up by name in <paramref name="groups"/>.</summary>
+    public EdgeEffect Of(CircuitEdge edge, IEnumerable<ComponentGroup> groups)
+    {
+        var byName = groups.ToDictionary(g => g.Name);
+        IReadOnlyList<Component> Members(string name) => byName.TryGetValue(name, out var g)
+            ? [.. g.Components.Select(ExperimentRunner.ToComponent)]
+            : throw new AttributionInputException($"The edge {edge.Sender} → {edge.Receiver} names '{name}', which is not one of the groups ({string.Join(", ", byName.Keys)}).");
+        return Measure(Members(edge.Sender), Members(edge.Receiver), edge.Via) with { Sender = edge.Sender, Receiver = edge.Receiver };
+    }
+
+    /// <summary>
+    /// The effect of the edge from <paramref name="senders"/> (heads, MLPs) into <paramref name="receivers"/> (heads,
+    /// through <paramref name="via"/>: Query, Key or Value; MLPs, through their input, for which <paramref name="via"/>
+    /// must not be Key or Value). Every sender must write before every receiver reads.
+    /// </summary>
+    public EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via = PatchAt.Query)
+    {
+        Validate(senders, receivers, via);
+        var inputs = receivers.Select(r => Input(r, via)).ToList();
+        double effect = 0, gap = 0;
+        using (no_grad())
+            foreach (var pair in _pairs)
+            {
+                using var scope = NewDisposeScope();
+                var (e, g) = MeasurePair(pair, senders, inputs);
+                effect += e;
+                gap += g;
+            }
+        string Names(IReadOnlyList<Component> cs) => string.Join(", ", cs.Select(c => c.Id));
+        return new EdgeEffect(Names(senders), Names(receivers), via, effect / _pairs.Count, gap / _pairs.Count);
+    }
+
+    // A receiver's input: where δ is added, where the recomputed input is read, and which entries it replaces there.
+    private sealed record ReceiverInput(Site AddAt, Component Read);
+
+    private ReceiverInput Input(Component receiver, PatchAt via)
+    {
+        var c = _model.Config;
+        if (receiver.Kind == ComponentKind.Mlp)
+            return new(new Site(c.ParallelResidual ? SiteKind.ResidPre : SiteKind.ResidMid, receiver.Layer), receiver);
+        // A key or value head serves Heads / KvHeads query heads.
+        int kv = receiver.Index / (c.Heads / c.KvHeads);
+        var read = via switch
+        {
+            PatchAt.Query => receiver with { Kind = ComponentKind.Query },
+            PatchAt.Key => receiver with { Kind = ComponentKind.Key, Index = kv },
+            _ => receiver with { Kind = ComponentKind.Value, Index = kv },
+        };
+        return new(new Site(SiteKind.ResidPre, receiver.Layer), read);
+    }
+
+    private (double Effect, double Gap) MeasurePair(PromptPair pair, IReadOnlyList<Component> senders, IReadOnlyList<ReceiverInput> inputs)
+    {
+        var c = _model.Config;
+        var device = _model.Device;
+        int positions = pair.Clean.Count;
+        var clean = ModelInput.Single(pair.Clean, device);
+        var metric = new LogitDifference(pair.Answer, pair.Wrong);
+        Tensor Mask(IEnumerable<Component> cs) =>
+            cs.Select(x => x.Mask(c, positions, device)).Aggregate((a, b) => a + b).unsqueeze(0) > 0;
+
+        // The senders' outputs in both runs, and the clean metric and attention outputs.
+        var headLayers = senders.Where(s => s.Kind == ComponentKind.Head).Select(s => s.Layer).Distinct().ToList();
+        var corruptedPlan = new HookPlan(c).Cache(senders.Select(s => s.Site).Distinct());
+        double corruptedMetric = Scalar(metric.Measure(_model, ModelInput.Single(pair.Corrupted, device), corruptedPlan));
+        var cleanPlan = new HookPlan(c).Cache([.. headLayers.Select(l => new Site(SiteKind.AttnOut, l)),
+            .. senders.Where(s => s.Kind == ComponentKind.Mlp).Select(s => s.Site).Distinct()]);
+        double cleanMetric = Scalar(metric.Measure(_model, clean, cleanPlan));
+
+        // δ: each layer's sending heads patched together, their attention output's change; MLPs' own change.
+        var delta = zeros([1, positions, c.Hidden], dtype: _model.DType, device: device);
+        foreach (int layer in headLayers)
+        {
+            var heads = senders.Where(s => s.Kind == ComponentKind.Head && s.Layer == layer).ToList();
+            var site = heads[0].Site;
+            var attnOut = new Site(SiteKind.AttnOut, layer);
+            var plan = new HookPlan(c).Add(new Replace(site, corruptedPlan[site], Mask(heads))).Cache(attnOut);
+            _model.Forward(clean, plan);
+            delta += plan[attnOut] - cleanPlan[attnOut];
+        }
+        foreach (var mlp in senders.Where(s => s.Kind == ComponentKind.Mlp))
+            delta += (corruptedPlan[mlp.Site] - cleanPlan[mlp.Site]) * mlp.Mask(c, positions, device);
+
+        // The receivers' inputs recomputed on the clean stream plus δ, one run per place δ enters.
+        var patched = new HookPlan(c);
+        foreach (var group in inputs.GroupBy(x => x.AddAt))
+        {
+            var readSites = group.Select(x => x.Read.Site).Distinct().ToList();
+            var plan = new HookPlan(c).Add(new AddOffset(group.Key, delta)).Cache(readSites);
+            _model.Forward(clean, plan);
+            foreach (var site in readSites)
+                patched.Add(new Replace(site, plan[site], Mask(group.Select(x => x.Read).Where(r => r.Site == site))));
+        }
+        double edgeMetric = Scalar(metric.Measure(_model, clean, patched));
+        return (edgeMetric - cleanMetric, corruptedMetric - cleanMetric);
+    }
+
+    private static double Scalar(Tensor metric) => metric.to_type(ScalarType.Float64).item<double>();
+
+    private void Validate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via)
+    {
+        if (senders.Count == 0 || receivers.Count == 0)
+            throw new AttributionInputException("An edge needs at least one sender and one receiver.");
+        foreach (var x in senders.Concat(receivers))
+        {
+            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp))
+                throw new AttributionInputException($"Edge patching takes heads and MLPs; {x.Id} is a {x.Kind} component.");
+            x.Validate(_model.Config);
+        }
+        if (receivers.Any(r => r.Kind == ComponentKind.Head) && via == PatchAt.Output)
+            throw new AttributionInputException("An edge enters a head through its query, key or value: pass PatchAt.Query, Key or Value, not Output.");
+        if (receivers.FirstOrDefault(r => r.Kind == ComponentKind.Mlp) is { } m && via is PatchAt.Key or PatchAt.Value)
+            throw new AttributionInputException($"{m.Id} is an MLP: it has no {via.ToString().ToLowerInvariant()} input (an edge enters an MLP through its input).");
+        foreach (var s in senders)
+            foreach (var r in receivers)
+                if (Writes(s) >= Reads(r))
+                    throw new AttributionInputException($"Edge {s.Id} → {r.Id}: the receiver reads its input before the sender writes; a sender must come earlier in the forward pass.");
+    }
+
+    // Order in the forward pass: a layer's heads read resid_pre and write; a sequential MLP reads after them, a parallel
+    // one beside them.
+    private int Reads(Component x) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual ? 2 : 0);
+
+    private int Writes(Component x) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual ? 2 : 1);
+}
