@@ -6,9 +6,13 @@ namespace CircuitDsl.Examples.Induction;
 [ModelBinding("models/induction/config.json")]
 public static partial class InductionToy;
 
-/// <summary>Induction heads read, from the previous occurrence of the current token, the token that followed it.</summary>
+/// <summary>
+/// Induction heads read, from the previous occurrence of the current token, the token that followed it: their keys
+/// find the occurrence by what layer 0 wrote there about the token before it, their values take the token after it.
+/// The experiment below swaps that token, so its change reaches the induction heads through their values.
+/// </summary>
 [Circuit(typeof(InductionToy))]
-[Edge(nameof(Layer0), nameof(InductionHeads), Via = PatchAt.Key)]
+[Edge(nameof(Layer0), nameof(InductionHeads), Via = PatchAt.Value)]
 public static partial class InductionCircuit
 {
     [Heads("0.0", "0.1", "0.2", "0.3")] public static partial ComponentGroup Layer0 { get; }

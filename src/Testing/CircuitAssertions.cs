@@ -6,7 +6,7 @@ using FluentAssertions.Primitives;
 
 namespace CircuitDsl.Testing;
 
-/// <summary>Assertions on a circuit claim: faithful, minimal, complete.</summary>
+/// <summary>Assertions on a circuit claim: faithful, minimal, complete, and carrying its declared edges.</summary>
 public sealed class CircuitAssertions(CircuitUnderTest subject) : ReferenceTypeAssertions<CircuitUnderTest, CircuitAssertions>(subject)
 {
     /// <inheritdoc />
@@ -52,6 +52,35 @@ public sealed class CircuitAssertions(CircuitUnderTest subject) : ReferenceTypeA
             .ForCondition(missing.Count == 0)
             .FailWith(Message.Text(string.Create(CultureInfo.InvariantCulture,
                 $"Expected {Subject.Name} to be complete{{reason}}, but adding these raises faithfulness by {tolerance:G3} or more:{Lines(missing, "adding")}")));
+        return new AndConstraint<CircuitAssertions>(this);
+    }
+
+    /// <summary>
+    /// Asserts that the declared edge <paramref name="sender"/> → <paramref name="receiver"/>, alone, moves the metric
+    /// at least <paramref name="atLeast"/> of the way from the clean to the corrupted run (path patching through the
+    /// receivers' declared input). A failure also lists what the receivers' other inputs carry.
+    /// </summary>
+    public AndConstraint<CircuitAssertions> CarryEdge(string sender, string receiver, double atLeast = 0.1, string because = "", params object[] becauseArgs)
+    {
+        var edge = Subject.Edges.FirstOrDefault(e => e.Sender == sender && e.Receiver == receiver)
+            ?? throw new ArgumentException($"{Subject.Name} declares no edge {sender} → {receiver}; it declares: {(Subject.Edges.Count == 0 ? "none" : string.Join(", ", Subject.Edges.Select(e => $"{e.Sender} → {e.Receiver}")))}.");
+        var effect = Subject.EdgeEffect(sender, receiver, edge.Via);
+        bool heads = Subject.Groups.First(g => g.Name == receiver).Components.All(c => c.Kind == ComponentKind.Head);
+        string others = heads
+            ? "; through the receivers' other inputs: " + string.Join(", ", new[] { PatchAt.Query, PatchAt.Key, PatchAt.Value }.Where(v => v != edge.Via)
+                .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.ToString().ToLowerInvariant()} {Subject.EdgeEffect(sender, receiver, v).Fraction:P0}")))
+            : "";
+        Execute.Assertion.BecauseOf(because, becauseArgs)
+            .ForCondition(effect.Fraction >= atLeast)
+            .FailWith(Message.Text(string.Create(CultureInfo.InvariantCulture,
+                $"Expected the edge {sender} → {receiver} ({effect.Input}) to carry at least {atLeast:P0} of the clean-to-corrupted gap{{reason}}, but it carries {effect.Fraction:P0} ({effect.Effect:+0.000;-0.000} of {effect.Gap:+0.000;-0.000}){others}.")));
+        return new AndConstraint<CircuitAssertions>(this);
+    }
+
+    /// <summary>Asserts <see cref="CarryEdge"/> for every declared edge.</summary>
+    public AndConstraint<CircuitAssertions> CarryEveryEdge(double atLeast = 0.1, string because = "", params object[] becauseArgs)
+    {
+        foreach (var edge in Subject.Edges) CarryEdge(edge.Sender, edge.Receiver, atLeast, because, becauseArgs);
         return new AndConstraint<CircuitAssertions>(this);
     }
 

@@ -16,14 +16,27 @@ public sealed class CircuitUnderTest
         Faithfulness = faithfulness;
     }
 
-    /// <summary>A generated circuit's groups as a claim on <paramref name="model"/>, with heads and MLPs as the universe.</summary>
-    public static CircuitUnderTest From(string name, IEnumerable<ComponentGroup> groups, HookedTransformer model, IReadOnlyList<PromptPair> pairs, Ablation ablation = Ablation.Corrupted)
+    /// <summary>
+    /// A generated circuit's groups as a claim on <paramref name="model"/>, with heads and MLPs as the universe; with
+    /// <paramref name="edges"/> (the generated <c>Edges</c>), its edges can be asserted too.
+    /// </summary>
+    public static CircuitUnderTest From(string name, IEnumerable<ComponentGroup> groups, HookedTransformer model, IReadOnlyList<PromptPair> pairs,
+        Ablation ablation = Ablation.Corrupted, IReadOnlyList<CircuitEdge>? edges = null)
     {
+        var groupList = groups.ToList();
         var universe = Runtime.Attribution.Components.Heads(model.Config).Concat(Runtime.Attribution.Components.Mlps(model.Config)).ToList();
-        var components = groups.SelectMany(g => g.Components).Select(ExperimentRunner.ToComponent).ToList();
+        var components = groupList.SelectMany(g => g.Components).Select(ExperimentRunner.ToComponent).ToList();
         foreach (var c in components.Where(c => universe.All(u => u.Id != c.Id))) universe.Add(c);
-        return new CircuitUnderTest(name, components, new Faithfulness(model, pairs, universe, ablation));
+        return new CircuitUnderTest(name, components, new Faithfulness(model, pairs, universe, ablation))
+        {
+            Groups = groupList,
+            Edges = edges ?? [],
+            _edgePatching = edges is { Count: > 0 } ? new EdgePatching(model, pairs) : null,
+        };
     }
+
+    private EdgePatching? _edgePatching;
+    private readonly Dictionary<(string, string, PatchAt), EdgeEffect> _edgeEffects = [];
 
     /// <summary>Display name.</summary>
     public string Name { get; }
@@ -36,4 +49,22 @@ public sealed class CircuitUnderTest
 
     /// <summary>f(circuit).</summary>
     public double Score => Faithfulness.Of(Components);
+
+    /// <summary>The circuit's named groups (empty when built from components).</summary>
+    public IReadOnlyList<ComponentGroup> Groups { get; private init; } = [];
+
+    /// <summary>The circuit's declared edges between groups.</summary>
+    public IReadOnlyList<CircuitEdge> Edges { get; private init; } = [];
+
+    /// <summary>
+    /// The effect of the edge between two of its groups entering the receivers through <paramref name="via"/>
+    /// (by path patching, <see cref="EdgePatching"/>); measured once per claim.
+    /// </summary>
+    public EdgeEffect EdgeEffect(string sender, string receiver, PatchAt via)
+    {
+        if (_edgePatching is null) throw new InvalidOperationException($"{Name} was built without edges: pass the generated Edges to CircuitUnderTest.From.");
+        if (!_edgeEffects.TryGetValue((sender, receiver, via), out var effect))
+            _edgeEffects[(sender, receiver, via)] = effect = _edgePatching.Of(new CircuitEdge(sender, receiver, via), Groups);
+        return effect;
+    }
 }

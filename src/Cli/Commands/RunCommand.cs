@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Runtime.Loader;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Cli.Reports;
+using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Experiments;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Tokenizers;
@@ -32,9 +33,15 @@ internal static class RunCommand
                 string path = parse.GetValue(model) ?? MatchingEmbeddedModel(plan)
                     ?? throw new ArgumentException($"Experiment {type.Name} targets a {plan.Model.Family} model with {plan.Model.Layers} layers; pass --model DIR.");
                 var m = ModelLoader.Load(path, CommonOptions.ParseDevice(parse.GetValue(device)!));
-                var result = ProgressBars.Run(type.Name, progress => ExperimentRunner.Run(m, TokenizerLoader.Load(path, m.Config), plan, progress));
+                var tokenizer = TokenizerLoader.Load(path, m.Config);
+                var result = ProgressBars.Run(type.Name, progress => ExperimentRunner.Run(m, tokenizer, plan, progress));
                 console.Write(AttributionTable.Hypothesis($"{plan.Circuit} — {type.Name}",
                     plan.Groups.Select(g => (g.Name, result.Group(g)))));
+                if (Edges(assembly, plan.Circuit) is { Count: > 0 } edges)
+                {
+                    var patching = new EdgePatching(m, ExperimentRunner.Pairs(tokenizer, plan));
+                    console.Write(AttributionTable.Edges(plan.Circuit, edges.Select(e => patching.Of(e, plan.Groups))));
+                }
             }
             return 0;
         });
@@ -47,6 +54,14 @@ internal static class RunCommand
         let property = type.GetProperty("Plan", BindingFlags.Public | BindingFlags.Static)
         where property?.PropertyType == typeof(ExperimentPlan)
         select (type, (ExperimentPlan)property.GetValue(null)!);
+
+    /// <summary>The edges the generated circuit class named <paramref name="circuit"/> declares (none if it is not found).</summary>
+    public static IReadOnlyList<CircuitEdge> Edges(Assembly assembly, string circuit) =>
+        (from type in assembly.GetTypes()
+         where type.GetField("CircuitName", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string == circuit
+         let property = type.GetProperty("Edges", BindingFlags.Public | BindingFlags.Static)
+         where property?.PropertyType == typeof(IReadOnlyList<CircuitEdge>)
+         select (IReadOnlyList<CircuitEdge>)property.GetValue(null)!).FirstOrDefault() ?? [];
 
     private static string Resolve(string target)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Evaluation;
 using Spectre.Console;
 
 namespace CircuitDsl.Cli.Rendering;
@@ -40,6 +41,16 @@ internal static class AttributionTable
             foreach (var c in estimates)
                 table.AddRow(group, c.Id, Format(c.Patching), Format(c.Estimate), c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "",
                     c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "", c.Flagged ? "[red]FLAG[/]" : "");
+        return table;
+    }
+
+    /// <summary>A hypothesis's declared edges, each with the share of the clean-to-corrupted gap it carries alone.</summary>
+    public static Table Edges(string name, IEnumerable<EdgeEffect> edges)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"edges of {Markup.Escape(name)} (path patching)");
+        table.AddColumns("sender", "receiver", "input", "effect", "gap", "share of gap");
+        foreach (var e in edges)
+            table.AddRow(Markup.Escape(e.Sender), Markup.Escape(e.Receiver), e.Input, Format(e.Effect), Format(e.Gap), Format(e.Fraction, "P0"));
         return table;
     }
 

@@ -12,16 +12,20 @@ namespace CircuitDsl.Runtime.Evaluation;
 /// </summary>
 /// <param name="Sender">The sending components (a group's name, or their ids).</param>
 /// <param name="Receiver">The receiving components (a group's name, or their ids).</param>
-/// <param name="Via">The receivers' input the edge enters.</param>
+/// <param name="Via">The receiving heads' input the edge enters.</param>
 /// <param name="Effect">Mean over pairs of M(clean, edge patched) − M(clean).</param>
 /// <param name="Gap">Mean over pairs of M(corrupted) − M(clean): what patching everything would move.</param>
-public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, double Effect, double Gap)
+/// <param name="IntoMlps">True when the receivers are MLPs, which the edge enters at their input whatever <paramref name="Via"/> says.</param>
+public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, double Effect, double Gap, bool IntoMlps = false)
 {
     /// <summary>The share of the clean-to-corrupted gap the edge alone moves (0 when there is no gap).</summary>
     public double Fraction => Gap == 0 ? 0 : Effect / Gap;
 
+    /// <summary>The input the edge enters, for reports: query, key, value, or input (MLPs).</summary>
+    public string Input => IntoMlps ? "input" : Via.ToString().ToLowerInvariant();
+
     /// <inheritdoc />
-    public override string ToString() => $"{Sender} → {Receiver} ({Via}): {Effect:+0.000;-0.000} of {Gap:+0.000;-0.000} ({Fraction:P0})";
+    public override string ToString() => $"{Sender} → {Receiver} ({Input}): {Effect:+0.000;-0.000} of {Gap:+0.000;-0.000} ({Fraction:P0})";
 }
 
 /// <summary>
@@ -83,7 +87,7 @@ public sealed class EdgePatching
                 gap += g;
             }
         string Names(IReadOnlyList<Component> cs) => string.Join(", ", cs.Select(c => c.Id));
-        return new EdgeEffect(Names(senders), Names(receivers), via, effect / _pairs.Count, gap / _pairs.Count);
+        return new EdgeEffect(Names(senders), Names(receivers), via, effect / _pairs.Count, gap / _pairs.Count, receivers.All(r => r.Kind == ComponentKind.Mlp));
     }
 
     // A receiver's input: where δ is added, where the recomputed input is read, and which entries it replaces there.

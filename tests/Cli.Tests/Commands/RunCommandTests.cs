@@ -6,7 +6,7 @@ namespace CircuitDsl.Cli.Tests.Commands;
 public class RunCommandTests
 {
     [Fact]
-    public void Run_finds_the_generated_experiment_and_prints_every_declared_component()
+    public void Run_finds_the_generated_experiment_and_prints_every_declared_component_and_edge()
     {
         string assembly = typeof(CircuitCli).Assembly.Location;
         RunCommand.Plans(typeof(CircuitCli).Assembly).Select(p => p.Type.Name).Should().Contain("IoiToyNameSwap");
@@ -14,6 +14,7 @@ public class RunCommandTests
         var (code, output) = CliTests.Run("run", assembly, "--experiment", "IoiToyNameSwap");
         code.Should().Be(0);
         output.Should().Contain("IOI toy circuit").And.Contain("DuplicateDetectors").And.Contain("L0H1").And.Contain("L2MLP");
+        output.Should().Contain("edges of IOI toy circuit (path patching)").And.MatchRegex(@"DuplicateDetectors\s*│\s*Mlps\s*│\s*input\s*│");
     }
 
     [Fact]
