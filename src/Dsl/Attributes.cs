@@ -134,7 +134,10 @@ public sealed class ResidualAttribute : ComponentGroupAttribute
     public int[] Positions { get; }
 }
 
-/// <summary>A hypothesised edge: the sender group writes into the receiver group's query, key or value input.</summary>
+/// <summary>
+/// A hypothesised edge: the sender group (heads, MLPs) writes, through the residual stream directly, into the receiver
+/// group's query, key or value input (heads) or its input (MLPs). Runtime: <c>EdgePatching</c>, <c>CarryEdge</c>.
+/// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
 public sealed class EdgeAttribute : Attribute
 {
@@ -151,7 +154,7 @@ public sealed class EdgeAttribute : Attribute
     /// <summary>Receiving group.</summary>
     public string Receiver { get; }
 
-    /// <summary>Which input of the receiver the edge enters.</summary>
+    /// <summary>Which input of the receiving heads the edge enters (Query, Key or Value); MLPs take it at their input.</summary>
     public PatchAt Via { get; set; } = PatchAt.Query;
 }
 

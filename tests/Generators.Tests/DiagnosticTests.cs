@@ -34,6 +34,8 @@ public class DiagnosticTests
                      Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]") },
         { "CDSL009", "[Circuit(typeof(Toy))] [Edge(nameof(Late), nameof(Early))] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }", "Edge(nameof(Late), nameof(Early))",
                      "[Circuit(typeof(Toy))] [Edge(nameof(Early), nameof(Late))] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }" },
+        { "CDSL014", "[Circuit(typeof(Toy))] [Edge(nameof(Early), nameof(Late), Via = PatchAt.Output)] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }", "Edge(nameof(Early), nameof(Late), Via = PatchAt.Output)",
+                     "[Circuit(typeof(Toy))] [Edge(nameof(Early), nameof(Late), Via = PatchAt.Value)] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }" },
         { "CDSL010", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 1.5"), "Tau = 1.5",
                      Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 0.5") },
         { "CDSL011", "public static class NotAModel { } [Circuit(typeof(NotAModel))] public static partial class C { }", "typeof(NotAModel)",
@@ -82,6 +84,19 @@ public class DiagnosticTests
         var backwards = GeneratorHarness.Run(Header + "[Circuit(typeof(Toy))] [Edge(nameof(M), nameof(H))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup H { get; } [Mlps(1)] public static partial ComponentGroup M { get; } }",
             ("toy/config.json", GeneratorHarness.ToyConfig));
         backwards.GeneratorDiagnostics.Single().GetMessage().Should().Contain("layer 1's attention does not come after layer 1's MLP");
+    }
+
+    [Theory]
+    [InlineData("[Edge(nameof(H), nameof(M), Via = PatchAt.Key)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "an MLP has no key input")]
+    [InlineData("[Edge(nameof(H), nameof(M))]", "[Heads(\"0.0\")]", "[Heads(\"1.2\", Patch = PatchAt.Query)]", "'M' holds 1.2 (patched at an input; say the input with Via instead)")]
+    [InlineData("[Edge(nameof(H), nameof(M))]", "[Neurons(0, 3)]", "[Heads(\"1.2\")]", "edges connect whole heads and MLPs, but 'H' holds")]
+    public void An_edge_that_edge_patching_cannot_measure_says_why(string edge, string sender, string receiver, string message)
+    {
+        var outcome = GeneratorHarness.Run(Header + $"[Circuit(typeof(Toy))] {edge} public static partial class C {{ {sender} public static partial ComponentGroup H {{ get; }} {receiver} public static partial ComponentGroup M {{ get; }} }}",
+            ("toy/config.json", GeneratorHarness.ToyConfig));
+        var diagnostic = outcome.GeneratorDiagnostics.Single();
+        diagnostic.Id.Should().Be("CDSL014");
+        diagnostic.GetMessage().Should().Contain(message);
     }
 
     [Fact]

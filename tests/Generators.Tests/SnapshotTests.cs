@@ -27,7 +27,7 @@ public class SnapshotTests
             [ModelBinding(Family = "llama", Layers = 2, Heads = 4, KvHeads = 2, Neurons = 64)]
             public static partial class Toy;
             [Circuit(typeof(Toy), Name = "toy circuit")]
-            [Edge(nameof(Early), nameof(Late), Via = PatchAt.Key)]
+            [Edge(nameof(Early), nameof(Mlps))]
             public static partial class ToyCircuit
             {
                 [Heads("0.1", "0.3")] public static partial ComponentGroup Early { get; }

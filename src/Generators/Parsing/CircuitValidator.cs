@@ -56,8 +56,24 @@ internal static class CircuitValidator
             if (Order(earliestReceiver) <= Order(latestSender))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
                     $"the receiver must come after the sender, but {Describe(earliestReceiver)} does not come after {Describe(latestSender)}"));
+            else if (EdgeInputProblem(sender, receiver, edge.Via) is { } problem)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeInput, edge.Location, edge.Sender, edge.Receiver, problem));
         }
         return new ValidatedCircuit(circuit, shape, new EquatableArray<DiagnosticInfo>(diagnostics));
+    }
+
+    // What edge patching cannot measure: it sends heads' and MLPs' outputs into heads' queries, keys or values, or
+    // into MLPs' inputs (Via: 0 Output, 1 Query, 2 Key, 3 Value).
+    private static string? EdgeInputProblem(GroupSpec sender, GroupSpec receiver, int via)
+    {
+        foreach (var group in new[] { sender, receiver })
+            if (group.Components.FirstOrDefault(c => c.Kind is not (CircuitParser.Head or CircuitParser.Mlp)) is { } other)
+                return $"edges connect whole heads and MLPs, but '{group.Property}' holds {other.Written}{(other.Kind is CircuitParser.Query or CircuitParser.Key or CircuitParser.Value ? " (patched at an input; say the input with Via instead)" : "")}";
+        if (via == 0 && receiver.Components.Any(c => c.Kind == CircuitParser.Head))
+            return "a head takes an edge through its query, key or value: set Via to PatchAt.Query, PatchAt.Key or PatchAt.Value";
+        if (via is 2 or 3 && receiver.Components.Any(c => c.Kind == CircuitParser.Mlp))
+            return $"an MLP has no {(via == 2 ? "key" : "value")} input; it takes an edge at its input (leave Via at its default)";
+        return null;
     }
 
     // Position in the forward pass: a layer's residual input, then its attention, then its MLP.

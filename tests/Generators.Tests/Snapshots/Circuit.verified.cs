@@ -62,7 +62,7 @@ partial class ToyCircuit
     public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.ComponentGroup> Groups { get; } = new global::CircuitDsl.ComponentGroup[] { s_Early, s_Late, s_Mlps, s_Neurons, s_Residual, s_ValueAtThree };
 
     /// <summary>Hypothesised edges between groups.</summary>
-    public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.CircuitEdge> Edges { get; } = new global::CircuitDsl.CircuitEdge[] { new("Early", "Late", global::CircuitDsl.PatchAt.Key) };
+    public static global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.CircuitEdge> Edges { get; } = new global::CircuitDsl.CircuitEdge[] { new("Early", "Mlps", global::CircuitDsl.PatchAt.Query) };
 
     // The hook plan as plain index arrays: component i patches kind ComponentKinds[i] at layer Layers[i], slice Indices[i], position Positions[i] (−1 = all).
     internal static readonly int[] ComponentKinds = { 0, 0, 4, 1, 1, 2, 2, 3, 3, 6 };
