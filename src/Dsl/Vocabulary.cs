@@ -164,9 +164,11 @@ public sealed class ExperimentPlan
     public ExperimentPlan(string name, string circuit, ModelShape model, IReadOnlyList<ComponentGroup> groups, string template,
         IReadOnlyList<KeyValuePair<string, string[]>> slots, string answerSlot, string wrongSlot, PerturbationKind perturbation,
         string swapSlot, string swapWith, IReadOnlyList<int> randomPositions, Func<string, Random, string>? corrupt,
-        Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ")
+        Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ",
+        IReadOnlyList<CircuitEdge>? edges = null)
     {
         AnswerPrefix = answerPrefix;
+        Edges = edges ?? new CircuitEdge[0];
         Name = name; Circuit = circuit; Model = model; Groups = groups; Template = template; Slots = slots;
         AnswerSlot = answerSlot; WrongSlot = wrongSlot; Perturbation = perturbation; SwapSlot = swapSlot; SwapWith = swapWith;
         RandomPositions = randomPositions; Corrupt = corrupt; Method = method; CompareWithPatching = compareWithPatching;
@@ -181,6 +183,8 @@ public sealed class ExperimentPlan
     public ModelShape Model { get; }
     /// <summary>The circuit's groups.</summary>
     public IReadOnlyList<ComponentGroup> Groups { get; }
+    /// <summary>The circuit's declared edges between groups.</summary>
+    public IReadOnlyList<CircuitEdge> Edges { get; }
     /// <summary>Clean template.</summary>
     public string Template { get; }
     /// <summary>Slot values.</summary>

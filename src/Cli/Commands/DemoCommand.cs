@@ -3,7 +3,6 @@ using CircuitDsl.Cli.Hypotheses;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Cli.Reports;
 using CircuitDsl.Runtime.Attribution;
-using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Experiments;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Tokenizers;
@@ -55,8 +54,7 @@ internal static class DemoCommand
             string coverage = $"The hypothesis names {claimed.Count} components; {topByPatching.Count - missing.Count} of the top {claimed.Count} by exact patching are among them" +
                 (missing.Count == 0 ? "." : $" (not claimed: {string.Join(", ", missing)}).");
             console.MarkupLine(Markup.Escape(coverage));
-            var edges = new EdgePatching(m, data);
-            console.Write(AttributionTable.Edges(IoiToyCircuit.CircuitName, IoiToyCircuit.Edges.Select(e => edges.Of(e, IoiToyCircuit.Groups))));
+            console.Write(AttributionTable.Edges(IoiToyCircuit.CircuitName, hypothesis.Edges));
 
             string folder = parse.GetValue(output)!.FullName;
             string html = AttributionReport.Write(result, folder, m.Config.Layers, m.Config.Heads, "CircuitDsl demo — IOI toy model, name swap",

@@ -4,7 +4,6 @@ using System.Reflection;
 using System.Runtime.Loader;
 using CircuitDsl.Cli.Rendering;
 using CircuitDsl.Cli.Reports;
-using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Experiments;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Tokenizers;
@@ -37,11 +36,8 @@ internal static class RunCommand
                 var result = ProgressBars.Run(type.Name, progress => ExperimentRunner.Run(m, tokenizer, plan, progress));
                 console.Write(AttributionTable.Hypothesis($"{plan.Circuit} — {type.Name}",
                     plan.Groups.Select(g => (g.Name, result.Group(g)))));
-                if (Edges(assembly, plan.Circuit) is { Count: > 0 } edges)
-                {
-                    var patching = new EdgePatching(m, ExperimentRunner.Pairs(tokenizer, plan));
-                    console.Write(AttributionTable.Edges(plan.Circuit, edges.Select(e => patching.Of(e, plan.Groups))));
-                }
+                if (plan.Edges.Count > 0)
+                    console.Write(AttributionTable.Edges(plan.Circuit, ExperimentRunner.Edges(m, tokenizer, plan)));
             }
             return 0;
         });
@@ -54,14 +50,6 @@ internal static class RunCommand
         let property = type.GetProperty("Plan", BindingFlags.Public | BindingFlags.Static)
         where property?.PropertyType == typeof(ExperimentPlan)
         select (type, (ExperimentPlan)property.GetValue(null)!);
-
-    /// <summary>The edges the generated circuit class named <paramref name="circuit"/> declares (none if it is not found).</summary>
-    public static IReadOnlyList<CircuitEdge> Edges(Assembly assembly, string circuit) =>
-        (from type in assembly.GetTypes()
-         where type.GetField("CircuitName", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string == circuit
-         let property = type.GetProperty("Edges", BindingFlags.Public | BindingFlags.Static)
-         where property?.PropertyType == typeof(IReadOnlyList<CircuitEdge>)
-         select (IReadOnlyList<CircuitEdge>)property.GetValue(null)!).FirstOrDefault() ?? [];
 
     private static string Resolve(string target)
     {

@@ -40,23 +40,34 @@ internal static class ExperimentEmitter
         w.Line($"    igSteps: {e.IgSteps},");
         w.Line($"    pairs: {e.Pairs},");
         w.Line($"    seed: {e.Seed},");
-        w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)});");
+        w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)},");
+        w.Line($"    edges: {circuit.FullName}.Edges);");
         if (hasRuntime)
         {
             w.Line();
             w.Line("/// <summary>Runs the experiment on <paramref name=\"model\"/> (which must have the compiled-against shape).</summary>");
             w.Line("public static Result Run(global::CircuitDsl.Runtime.Models.HookedTransformer model, global::CircuitDsl.Runtime.Tokenizers.ITextTokenizer tokenizer,");
             w.Line("    global::System.IProgress<global::CircuitDsl.Runtime.Attribution.AttributionProgress>? progress = null) =>");
-            w.Line("    new(global::CircuitDsl.Runtime.Experiments.ExperimentRunner.Run(model, tokenizer, Plan, progress));");
+            w.Line("    new(global::CircuitDsl.Runtime.Experiments.ExperimentRunner.Run(model, tokenizer, Plan, progress),");
+            w.Line("        () => global::CircuitDsl.Runtime.Experiments.ExperimentRunner.Edges(model, tokenizer, Plan));");
             w.Line();
-            w.Line($"/// <summary>The engine's estimates for the components of {circuit.ClassName}, one property per group.</summary>");
+            w.Line($"/// <summary>The engine's estimates for the components of {circuit.ClassName}, one property per group, and its edges' effects.</summary>");
             w.Line(CodeWriter.GeneratedCode);
             w.Open("public sealed class Result");
-            w.Line("/// <summary>Wraps the engine's result.</summary>");
-            w.Line("public Result(global::CircuitDsl.Runtime.Attribution.AttributionResult attribution) => Attribution = attribution;");
+            w.Line("private readonly global::System.Lazy<global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.Runtime.Evaluation.EdgeEffect>> _edges;");
+            w.Line();
+            w.Line("/// <summary>Wraps the engine's result; the edges are measured when first read.</summary>");
+            w.Line("public Result(global::CircuitDsl.Runtime.Attribution.AttributionResult attribution,");
+            w.Open("    global::System.Func<global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.Runtime.Evaluation.EdgeEffect>> edges)");
+            w.Line("Attribution = attribution;");
+            w.Line("_edges = new(edges);");
+            w.Close();
             w.Line();
             w.Line("/// <summary>Every estimate, flag and bound, for the declared components only.</summary>");
             w.Line("public global::CircuitDsl.Runtime.Attribution.AttributionResult Attribution { get; }");
+            w.Line();
+            w.Line("/// <summary>Each declared edge's effect by path patching on the experiment's pairs (measured on first read).</summary>");
+            w.Line("public global::System.Collections.Generic.IReadOnlyList<global::CircuitDsl.Runtime.Evaluation.EdgeEffect> Edges => _edges.Value;");
             int i = 0;
             foreach (var g in circuit.Groups)
             {

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Models;
 using CircuitDsl.Runtime.Tokenizers;
 
@@ -22,6 +23,15 @@ public static class ExperimentRunner
             : new AttributionOptions { ScreenFlagFix = false, Methods = ToMethods(plan.Method), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps };
         if (plan.CompareWithPatching) options = options with { Methods = options.Methods | Methods.Patching };
         return new AttributionEngine(model, options).Run(pairs, components, $"{plan.Name} ({plan.Circuit})", progress);
+    }
+
+    /// <summary>Each of the plan's declared edges measured by path patching (<see cref="EdgePatching"/>) on its pairs.</summary>
+    public static IReadOnlyList<EdgeEffect> Edges(HookedTransformer model, ITextTokenizer tokenizer, ExperimentPlan plan)
+    {
+        if (plan.Edges.Count == 0) return [];
+        CheckShape(model, plan);
+        var patching = new EdgePatching(model, Pairs(tokenizer, plan));
+        return [.. plan.Edges.Select(e => patching.Of(e, plan.Groups))];
     }
 
     /// <summary>The engine's component for a DSL component reference.</summary>

@@ -32,5 +32,6 @@ partial class Swap
         igSteps: 32,
         pairs: 8,
         seed: 0,
-        answerPrefix: " ");
+        answerPrefix: " ",
+        edges: global::Demo.ToyCircuit.Edges);
 }
