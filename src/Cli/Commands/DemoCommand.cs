@@ -59,7 +59,7 @@ internal static class DemoCommand
             string folder = parse.GetValue(output)!.FullName;
             string html = AttributionReport.Write(result, folder, m.Config.Layers, m.Config.Heads, "CircuitDsl demo — IOI toy model, name swap",
                 "Where the network is non-linear downstream of a component, AtP (gᵀδ) misestimates the effect of patching it; " +
-                "R̃ flags those components and the second-order correction repairs them. " + coverage);
+                "R̃ flags those components and the second-order correction repairs them. " + coverage, hypothesis.Edges);
             console.MarkupLine($"report: [link]{Markup.Escape(html)}[/]");
             return 0;
         });

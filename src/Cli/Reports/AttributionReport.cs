@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Reporting;
 using ScottPlot;
 
@@ -18,14 +19,15 @@ public static class AttributionReport
     public static readonly string[] Files = ["heatmaps.png", "scatter.png", "index.html", "result.json"];
 
     /// <summary>Writes the report into <paramref name="folder"/> and returns the HTML page's path.</summary>
-    public static string Write(AttributionResult result, string folder, int layers, int heads, string title, string? hypothesis = null)
+    public static string Write(AttributionResult result, string folder, int layers, int heads, string title, string? hypothesis = null,
+        IReadOnlyList<EdgeEffect>? edges = null)
     {
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "result.json"), AttributionJson.Write(result));
         Heatmaps(result, layers, heads).SavePng(Path.Combine(folder, "heatmaps.png"), 2000, 80 + 70 * Math.Max(layers, 3));
         Scatter(result).SavePng(Path.Combine(folder, "scatter.png"), 640, 560);
         string html = Path.Combine(folder, "index.html");
-        File.WriteAllText(html, Html(result, title, hypothesis));
+        File.WriteAllText(html, Html(result, title, hypothesis, edges ?? []));
         return html;
     }
 
@@ -129,7 +131,7 @@ public static class AttributionReport
         return plot;
     }
 
-    private static string Html(AttributionResult result, string title, string? hypothesis)
+    private static string Html(AttributionResult result, string title, string? hypothesis, IReadOnlyList<EdgeEffect> edges)
     {
         string E(string s) => WebUtility.HtmlEncode(s);
         string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "–";
@@ -151,6 +153,14 @@ public static class AttributionReport
                 sb.Append("<tr><td>").Append(E(m.Method)).Append("</td><td>").Append(m.TopKOverlap.ToString("F2", CultureInfo.InvariantCulture)).Append("</td><td>")
                   .Append(m.Spearman.ToString("F3", CultureInfo.InvariantCulture)).Append("</td><td>").Append(m.MeanAbsError.ToString("G3", CultureInfo.InvariantCulture))
                   .Append("</td><td>").Append(m.ErrorReductionVsAtp.ToString("P0", CultureInfo.InvariantCulture)).Append("</td></tr>");
+            sb.Append("</table>");
+        }
+        if (edges.Count > 0)
+        {
+            sb.Append("<h2>Declared edges (path patching)</h2><table><tr><th>sender</th><th>receiver</th><th>input</th><th>effect</th><th>gap</th><th>share of gap</th></tr>");
+            foreach (var edge in edges)
+                sb.Append("<tr><td>").Append(E(edge.Sender)).Append("</td><td>").Append(E(edge.Receiver)).Append("</td><td>").Append(edge.Input).Append("</td><td>")
+                  .Append(F(edge.Effect)).Append("</td><td>").Append(F(edge.Gap)).Append("</td><td>").Append(edge.Fraction.ToString("P0", CultureInfo.InvariantCulture)).Append("</td></tr>");
             sb.Append("</table>");
         }
         sb.Append("<h2>Components</h2><table><tr><th>component</th><th>patching</th><th>AtP</th><th>HVP</th><th>MS-HVP</th><th>R̃</th><th>flag</th><th>estimate</th><th>± bound (est.)</th></tr>");

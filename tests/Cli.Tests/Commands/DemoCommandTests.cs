@@ -13,7 +13,7 @@ public class DemoCommandTests
         {
             var (code, output) = CliTests.Run("demo", "--out", folder, "--pairs", "8");
             code.Should().Be(0);
-            output.Should().Contain("against exact activation patching").And.Contain("FLAG").And.Contain("index.html");
+            output.Should().Contain("against exact activation patching").And.Contain("FLAG").And.Contain("index.html").And.Contain("edges of IOI toy circuit");
             foreach (var file in AttributionReport.Files)
                 new FileInfo(Path.Combine(folder, file)).Length.Should().BeGreaterThan(100, file);
             File.ReadAllBytes(Path.Combine(folder, "heatmaps.png"))[..4].Should().Equal(0x89, (byte)'P', (byte)'N', (byte)'G');
@@ -22,7 +22,8 @@ public class DemoCommandTests
             var ids = json.RootElement.GetProperty("components").EnumerateArray().Select(c => c.GetProperty("id").GetString()).ToList();
             ids.Should().HaveCount(15).And.Contain(["L0H0", "L2H3", "L0MLP", "L2MLP"]);
             json.RootElement.GetProperty("components").EnumerateArray().Should().Contain(c => c.GetProperty("flagged").GetBoolean(), "the IOI toy has components where AtP lies");
-            File.ReadAllText(Path.Combine(folder, "index.html")).Should().Contain("heatmaps.png").And.Contain("scatter.png").And.Contain("L0MLP");
+            File.ReadAllText(Path.Combine(folder, "index.html")).Should().Contain("heatmaps.png").And.Contain("scatter.png").And.Contain("L0MLP")
+                .And.Contain("<td>DuplicateDetectors</td><td>Mlps</td><td>input</td>");
         }
         finally
         {
