@@ -18,7 +18,9 @@ var tokenizer = TokenizerLoader.Load(args[at + 1], model.Config);
 var ioi = IoiNameSwap.Run(model, tokenizer);
 foreach (var e in ioi.NameMovers.Concat(ioi.SInhibition))
     Console.WriteLine($"  IOI {e.Id,-6} patching {e.Patching,8:F3}  estimate {e.Estimate,8:F3} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
+foreach (var edge in ioi.Edges) Console.WriteLine($"  IOI edge {edge}");
 var years = GreaterThanYears.Run(model, tokenizer);
 foreach (var e in years.YearHeads.Concat(years.LateMlps))
     Console.WriteLine($"  Greater-Than {e.Id,-6} patching {e.Patching,8:F3}  estimate {e.Estimate,8:F3} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
+foreach (var edge in years.Edges) Console.WriteLine($"  Greater-Than edge {edge}");
 return 0;
