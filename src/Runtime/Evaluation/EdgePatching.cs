@@ -78,11 +78,12 @@ public sealed class EdgePatching
         Validate(senders, receivers, via);
         var inputs = receivers.Select(r => Input(r, via)).ToList();
         double effect = 0, gap = 0;
+        // Equally long pairs run as one batch, a row each.
         using (no_grad())
-            foreach (var pair in _pairs)
+            foreach (var group in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch)))
             {
                 using var scope = NewDisposeScope();
-                var (e, g) = MeasurePair(pair, senders, inputs);
+                var (e, g) = MeasureBatch(group, senders, inputs);
                 effect += e;
                 gap += g;
             }
@@ -109,26 +110,32 @@ public sealed class EdgePatching
         return new(new Site(SiteKind.ResidPre, receiver.Layer), read);
     }
 
-    private (double Effect, double Gap) MeasurePair(PromptPair pair, IReadOnlyList<Component> senders, IReadOnlyList<ReceiverInput> inputs)
+    // Pairs of one length per batch: the passes read the weights once for all of them.
+    private const int PairsPerBatch = 16;
+
+    // Sums over the batch's pairs of M(edge) − M(clean) and M(corrupted) − M(clean).
+    private (double Effect, double Gap) MeasureBatch(PromptPair[] pairs, IReadOnlyList<Component> senders, IReadOnlyList<ReceiverInput> inputs)
     {
         var c = _model.Config;
         var device = _model.Device;
-        int positions = pair.Clean.Count;
-        var clean = ModelInput.Single(pair.Clean, device);
-        var metric = new LogitDifference(pair.Answer, pair.Wrong);
+        int positions = pairs[0].Clean.Count;
+        var clean = ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device);
+        LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
+        double Measure(ModelInput input, HookPlan? plan) =>
+            LogitDifference.MeasureEach(_model, input, metrics, plan).to_type(ScalarType.Float64).sum().item<double>();
         Tensor Mask(IEnumerable<Component> cs) =>
             cs.Select(x => x.Mask(c, positions, device)).Aggregate((a, b) => a + b).unsqueeze(0) > 0;
 
         // The senders' outputs in both runs, and the clean metric and attention outputs.
         var headLayers = senders.Where(s => s.Kind == ComponentKind.Head).Select(s => s.Layer).Distinct().ToList();
         var corruptedPlan = new HookPlan(c).Cache(senders.Select(s => s.Site).Distinct());
-        double corruptedMetric = Scalar(metric.Measure(_model, ModelInput.Single(pair.Corrupted, device), corruptedPlan));
+        double corruptedMetric = Measure(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corruptedPlan);
         var cleanPlan = new HookPlan(c).Cache([.. headLayers.Select(l => new Site(SiteKind.AttnOut, l)),
             .. senders.Where(s => s.Kind == ComponentKind.Mlp).Select(s => s.Site).Distinct()]);
-        double cleanMetric = Scalar(metric.Measure(_model, clean, cleanPlan));
+        double cleanMetric = Measure(clean, cleanPlan);
 
         // δ: each layer's sending heads patched together, their attention output's change; MLPs' own change.
-        var delta = zeros([1, positions, c.Hidden], dtype: _model.DType, device: device);
+        var delta = zeros([pairs.Length, positions, c.Hidden], dtype: _model.DType, device: device);
         foreach (int layer in headLayers)
         {
             var heads = senders.Where(s => s.Kind == ComponentKind.Head && s.Layer == layer).ToList();
@@ -151,11 +158,8 @@ public sealed class EdgePatching
             foreach (var site in readSites)
                 patched.Add(new Replace(site, plan[site], Mask(group.Select(x => x.Read).Where(r => r.Site == site))));
         }
-        double edgeMetric = Scalar(metric.Measure(_model, clean, patched));
-        return (edgeMetric - cleanMetric, corruptedMetric - cleanMetric);
+        return (Measure(clean, patched) - cleanMetric, corruptedMetric - cleanMetric);
     }
-
-    private static double Scalar(Tensor metric) => metric.to_type(ScalarType.Float64).item<double>();
 
     private void Validate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via)
     {

@@ -105,6 +105,20 @@ public class EdgePatchingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Pairs_batched_by_length_give_the_mean_of_each_pair_alone()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("induction"));
+        var pairs = new InductionTask().Pairs(6, seed: 7);
+        pairs.Select(p => p.Clean.Count).Distinct().Should().HaveCountGreaterThan(1, "the batches split by length");
+        var layer0 = Components.Heads(model.Config).Where(h => h.Layer == 0).ToList();
+        var layer1 = Components.Heads(model.Config).Where(h => h.Layer == 1).ToList();
+        var together = new EdgePatching(model, pairs).Measure(layer0, layer1, PatchAt.Value);
+        var alone = pairs.Select(p => new EdgePatching(model, [p]).Measure(layer0, layer1, PatchAt.Value)).ToList();
+        together.Effect.Should().BeApproximately(alone.Average(x => x.Effect), 1e-4);
+        together.Gap.Should().BeApproximately(alone.Average(x => x.Gap), 1e-4);
+    }
+
+    [Fact]
     public void Edges_against_the_forward_order_or_into_the_wrong_input_are_typed_errors()
     {
         var model = ModelLoader.Load(RepoModels.Path("ioi"));
