@@ -165,6 +165,8 @@ public sealed class EdgePatching
     {
         if (senders.Count == 0 || receivers.Count == 0)
             throw new AttributionInputException("An edge needs at least one sender and one receiver.");
+        if (senders.Concat(receivers).GroupBy(x => x.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new AttributionInputException($"Component {twice.Key} is listed twice among the edge's senders and receivers.");
         foreach (var x in senders.Concat(receivers))
         {
             if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp))

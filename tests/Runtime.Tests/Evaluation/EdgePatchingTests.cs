@@ -133,6 +133,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
         patching.Invoking(p => p.Measure([new Component(ComponentKind.Neuron, 0, 3)], [l1h0])).Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N3*");
         patching.Invoking(p => p.Measure([l0h0], [new Component(ComponentKind.Head, 9, 0)])).Should().Throw<SiteOutOfRangeException>();
         patching.Invoking(p => p.Measure([], [l1h0])).Should().Throw<AttributionInputException>();
+        patching.Invoking(p => p.Measure([mlp0, mlp0], [l1h0])).Should().Throw<AttributionInputException>().WithMessage("*L0MLP is listed twice*");
         // A head's output reaches its own layer's MLP, which reads after the heads.
         patching.Measure([l0h0], [mlp0]).Effect.Should().NotBe(0);
     }
