@@ -73,7 +73,12 @@ public sealed class EdgePatching
     /// through <paramref name="via"/>: Query, Key or Value; MLPs, through their input, for which <paramref name="via"/>
     /// must not be Key or Value). Every sender must write before every receiver reads.
     /// </summary>
-    public EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via = PatchAt.Query)
+    public EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via = PatchAt.Query) =>
+        Measure(senders, receivers, via, scale: 1);
+
+    /// <summary>As <see cref="Measure(IReadOnlyList{Component}, IReadOnlyList{Component}, PatchAt)"/> with δ scaled by
+    /// <paramref name="scale"/>: effect(ε)/ε → the first-order estimate as ε → 0 (<see cref="EdgeAttribution"/>).</summary>
+    internal EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via, double scale)
     {
         Validate(senders, receivers, via);
         var inputs = receivers.Select(r => Input(r, via)).ToList();
@@ -83,7 +88,7 @@ public sealed class EdgePatching
             foreach (var group in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch)))
             {
                 using var scope = NewDisposeScope();
-                var (e, g) = MeasureBatch(group, senders, inputs);
+                var (e, g) = MeasureBatch(group, senders, inputs, scale);
                 effect += e;
                 gap += g;
             }
@@ -114,7 +119,7 @@ public sealed class EdgePatching
     private const int PairsPerBatch = 16;
 
     // Sums over the batch's pairs of M(edge) − M(clean) and M(corrupted) − M(clean).
-    private (double Effect, double Gap) MeasureBatch(PromptPair[] pairs, IReadOnlyList<Component> senders, IReadOnlyList<ReceiverInput> inputs)
+    private (double Effect, double Gap) MeasureBatch(PromptPair[] pairs, IReadOnlyList<Component> senders, IReadOnlyList<ReceiverInput> inputs, double scale)
     {
         var c = _model.Config;
         var device = _model.Device;
@@ -149,6 +154,7 @@ public sealed class EdgePatching
             delta += (corruptedPlan[mlp.Site] - cleanPlan[mlp.Site]) * mlp.Mask(c, positions, device);
 
         // The receivers' inputs recomputed on the clean stream plus δ, one run per place δ enters.
+        if (scale != 1) delta *= scale;
         var patched = new HookPlan(c);
         foreach (var group in inputs.GroupBy(x => x.AddAt))
         {

@@ -33,6 +33,15 @@ public sealed class Attention : nn.Module
     /// <summary>The output projection W_O [D, H·d] (per-head slices give each head's write to the residual).</summary>
     public Projection Output => o_proj;
 
+    /// <summary>The query, key or value projection [H·d or G·d, D] (before rotary embedding, where <c>attn.q/k/v</c> are read).</summary>
+    public Projection Input(SiteKind kind) => kind switch
+    {
+        SiteKind.AttnQ => q_proj,
+        SiteKind.AttnK => k_proj,
+        SiteKind.AttnV => v_proj,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Attention's inputs are attn.q, attn.k and attn.v."),
+    };
+
     /// <summary>
     /// Runs attention on the normalised residual <paramref name="x"/> [B, T − s.Start, D] (positions s.Start…, see
     /// <see cref="ForwardState.Start"/>; keys and values of earlier positions come from its cache) for the queries at

@@ -153,7 +153,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
 
     // Clean and corrupted differ in one token, near the end: within reach of the last position even through Gemma-2's
     // 4-token sliding window (a change layer 0 cannot carry to the last position leaves its queries there clean).
-    private static PromptPair SwappedPair(HookedTransformer model, int length)
+    internal static PromptPair SwappedPair(HookedTransformer model, int length)
     {
         var clean = Fixtures.Tokens(model, length, 1);
         var corrupted = clean.ToArray();
