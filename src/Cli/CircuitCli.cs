@@ -23,6 +23,7 @@ public static class CircuitCli
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(AttributeCommand.Create());
+        root.Subcommands.Add(EdgesCommand.Create());
         root.Subcommands.Add(TrainToyCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -4,7 +4,6 @@ using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Reporting;
 using CircuitDsl.Runtime.Sharding;
-using CircuitDsl.Runtime.Tokenizers;
 using Spectre.Console;
 
 namespace CircuitDsl.Cli.Commands;
@@ -16,11 +15,7 @@ internal static class AttributeCommand
     {
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
-        var clean = new Option<string?>("--clean") { Description = "Clean prompt text." };
-        var corrupt = new Option<string?>("--corrupt") { Description = "Corrupted prompt text (same number of tokens)." };
-        var answer = new Option<string?>("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token." };
-        var wrong = new Option<string?>("--wrong") { Description = "Competing token: text or '#id'." };
-        var pairs = new Option<FileInfo?>("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids)." };
+        var pairs = new PairOptions();
         var components = new Option<string>("--components") { Description = "heads, mlps, neurons, resid, qkv, heads-pos, or ids (L3H5,L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
         var methods = new Option<string>("--methods") { Description = "Estimators for every component: patching,atp,hvp,mshvp,ig,atpstar,gim (Screen–Flag–Fix always runs unless --no-sff).", DefaultValueFactory = _ => "" };
         var noSff = new Option<bool>("--no-sff") { Description = "Skip Screen–Flag–Fix; compute only --methods." };
@@ -40,29 +35,14 @@ internal static class AttributeCommand
 
         var command = new Command("attribute", "Attribute a metric (answer − wrong logit) to components with Screen–Flag–Fix.")
         {
-            model, device, clean, corrupt, answer, wrong, pairs, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json,
-            shard, shardAxis, partial, devices,
+            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json, shard, shardAxis, partial, devices,
         };
+        foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string path = parse.GetValue(model)!;
             var m = ModelLoader.Load(path, CommonOptions.ParseDevice(parse.GetValue(device)!));
-            ITextTokenizer? tokenizer = null;
-            try { tokenizer = TokenizerLoader.Load(path, m.Config); } catch (ModelLoadException) { /* ids only */ }
-
-            IReadOnlyList<PromptPair> data;
-            if (parse.GetValue(pairs) is { } file)
-            {
-                data = PromptPair.ReadJsonl(file.FullName, tokenizer);
-            }
-            else
-            {
-                string? c = parse.GetValue(clean), x = parse.GetValue(corrupt), a = parse.GetValue(answer), w = parse.GetValue(wrong);
-                if (c is null || x is null || a is null || w is null)
-                    throw new ArgumentException("Give --clean, --corrupt, --answer and --wrong, or --pairs FILE.jsonl.");
-                if (tokenizer is null) throw new ArgumentException($"No tokenizer for {path}; use --pairs with token ids.");
-                data = [PromptPair.FromText(tokenizer, c, x, a, w)];
-            }
+            var data = pairs.Read(parse, path, m.Config);
 
             var options = new AttributionOptions
             {

@@ -54,6 +54,19 @@ internal static class AttributionTable
         return table;
     }
 
+    /// <summary>The largest edges by estimate, with the exact path-patching effect of those measured.</summary>
+    public static Table EdgeScreen(IReadOnlyList<EdgeEstimate> ranked, IReadOnlyDictionary<EdgeEstimate, EdgeEffect> exact, int rows)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("edges by |estimate| (edge attribution patching)");
+        table.AddColumns("sender", "receiver", "input", "estimate", "patching", "share of gap");
+        foreach (var e in ranked.Take(rows))
+        {
+            var x = exact.GetValueOrDefault(e);
+            table.AddRow(e.Sender.Id, e.Receiver.Id, e.Via.ToString().ToLowerInvariant(), Format(e.Atp), Format(x?.Effect), x is null ? "" : Format(x.Fraction, "P0"));
+        }
+        return table;
+    }
+
     /// <summary>Agreement of each estimator with activation patching.</summary>
     public static Table Evaluation(AttributionResult result)
     {

@@ -5,15 +5,18 @@ using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Evaluation;
 
-/// <summary>One edge's first-order estimate: sender → receiver's query, key or value.</summary>
+/// <summary>One edge's first-order estimate: sender → a head's query, or a key or value head.</summary>
 /// <param name="Sender">A head or MLP.</param>
-/// <param name="Receiver">A head.</param>
-/// <param name="Via">The receiver's input.</param>
+/// <param name="Receiver">The input it enters: a query (<c>L4H2Q</c>), key (<c>L4H1K</c>) or value (<c>L4H1V</c>)
+/// component; on grouped-query models a key or value head serves several query heads.</param>
 /// <param name="Atp">Mean over pairs of δ_sᵀ ∂M/∂(the residual stream as the receiver's input reads it).</param>
-public sealed record EdgeEstimate(Component Sender, Component Receiver, PatchAt Via, double Atp)
+public sealed record EdgeEstimate(Component Sender, Component Receiver, double Atp)
 {
+    /// <summary>The input the edge enters.</summary>
+    public PatchAt Via => Receiver.Kind switch { ComponentKind.Query => PatchAt.Query, ComponentKind.Key => PatchAt.Key, _ => PatchAt.Value };
+
     /// <inheritdoc />
-    public override string ToString() => $"{Sender.Id} → {Receiver.Id} ({Via.ToString().ToLowerInvariant()}): {Atp:+0.000;-0.000}";
+    public override string ToString() => $"{Sender.Id} → {Receiver.Id}: {Atp:+0.000;-0.000}";
 }
 
 /// <summary>
@@ -42,13 +45,19 @@ public sealed class EdgeAttribution
     }
 
     /// <summary>
-    /// The estimate of every edge from <paramref name="senders"/> (heads, MLPs) into the query, key and value of every
-    /// head in <paramref name="receivers"/> that comes after it; edges against the forward order are left out.
+    /// The estimate of every edge from <paramref name="senders"/> (heads, MLPs) into the inputs of
+    /// <paramref name="receivers"/> that come after them: a head's query and the key and value heads it reads (each
+    /// once), or the query, key or value component given. Edges against the forward order are left out.
     /// </summary>
     public IReadOnlyList<EdgeEstimate> Estimate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)
     {
         Validate(senders, receivers);
-        var edges = (from r in receivers from s in senders where Before(s, r) from via in new[] { PatchAt.Query, PatchAt.Key, PatchAt.Value } select (s, r, via)).ToList();
+        int group = _model.Config.Heads / _model.Config.KvHeads;
+        var inputs = receivers.SelectMany(r => r.Kind == ComponentKind.Head
+            ? new[] { r with { Kind = ComponentKind.Query }, r with { Kind = ComponentKind.Key, Index = r.Index / group }, r with { Kind = ComponentKind.Value, Index = r.Index / group } }
+            : [r]).Distinct().ToList();
+        // A head's inputs read its layer's residual input, which every earlier layer wrote.
+        var edges = (from r in inputs from s in senders where s.Layer < r.Layer select (s, r)).ToList();
         var sums = new double[edges.Count];
         foreach (var pair in _pairs)
         {
@@ -56,11 +65,11 @@ public sealed class EdgeAttribution
             var values = EstimatePair(pair, senders, receivers, edges);
             for (int e = 0; e < edges.Count; e++) sums[e] += values[e];
         }
-        return [.. edges.Select((e, i) => new EdgeEstimate(e.s, e.r, e.via, sums[i] / _pairs.Count))];
+        return [.. edges.Select((e, i) => new EdgeEstimate(e.s, e.r, sums[i] / _pairs.Count))];
     }
 
     private double[] EstimatePair(PromptPair pair, IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers,
-        List<(Component Sender, Component Receiver, PatchAt Via)> edges)
+        List<(Component Sender, Component Input)> edges)
     {
         var c = _model.Config;
         var device = _model.Device;
@@ -100,12 +109,11 @@ public sealed class EdgeAttribution
 
         var inputGradients = receiverLayers.ToDictionary(l => l, l => ResidualGradients(l, clean[new Site(SiteKind.ResidPre, l)].detach()[0], gradient));
         var values = new double[edges.Count];
-        int group = c.Heads / c.KvHeads;
         for (int e = 0; e < edges.Count; e++)
         {
-            var (s, r, via) = edges[e];
+            var (s, r) = edges[e];
             // Rows of the layer's gradients: query heads, then key heads, then value heads.
-            int row = via switch { PatchAt.Query => r.Index, PatchAt.Key => c.Heads + r.Index / group, _ => c.Heads + c.KvHeads + r.Index / group };
+            int row = r.Kind switch { ComponentKind.Query => r.Index, ComponentKind.Key => c.Heads + r.Index, _ => c.Heads + c.KvHeads + r.Index };
             var (d, g) = (deltas[s], inputGradients[r.Layer][row]);
             if (r.Position is int p) (d, g) = (d.narrow(0, p, 1), g.narrow(0, p, 1));
             values[e] = (d.to_type(ScalarType.Float64) * g.to_type(ScalarType.Float64)).sum().item<double>();
@@ -144,7 +152,7 @@ public sealed class EdgeAttribution
         }
         foreach (var r in receivers)
         {
-            if (r.Kind != ComponentKind.Head)
+            if (r.Kind is not (ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value))
                 throw new AttributionInputException($"Edge attribution estimates edges into heads' queries, keys and values; {r.Id} is a {r.Kind} component (measure edges into MLPs with EdgePatching).");
             r.Validate(_model.Config);
         }
@@ -152,6 +160,4 @@ public sealed class EdgeAttribution
             throw new AttributionInputException($"Component {x.Id} selects a position beyond a pair's prompt.");
     }
 
-    // A head reads its layer's residual input, after every earlier layer wrote.
-    private static bool Before(Component sender, Component receiver) => sender.Layer < receiver.Layer;
 }

@@ -69,9 +69,10 @@ public sealed class EdgePatching
     }
 
     /// <summary>
-    /// The effect of the edge from <paramref name="senders"/> (heads, MLPs) into <paramref name="receivers"/> (heads,
-    /// through <paramref name="via"/>: Query, Key or Value; MLPs, through their input, for which <paramref name="via"/>
-    /// must not be Key or Value). Every sender must write before every receiver reads.
+    /// The effect of the edge from <paramref name="senders"/> (heads, MLPs) into <paramref name="receivers"/>: heads,
+    /// through <paramref name="via"/> (Query, Key or Value); query, key or value components (<c>L4H2Q</c>,
+    /// <c>L4H1K</c>), through themselves; MLPs, through their input (<paramref name="via"/> must not be Key or Value).
+    /// Every sender must write before every receiver reads.
     /// </summary>
     public EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via = PatchAt.Query) =>
         Measure(senders, receivers, via, scale: 1);
@@ -102,6 +103,8 @@ public sealed class EdgePatching
     private ReceiverInput Input(Component receiver, PatchAt via)
     {
         var c = _model.Config;
+        if (receiver.Kind is ComponentKind.Query or ComponentKind.Key or ComponentKind.Value)
+            return new(new Site(SiteKind.ResidPre, receiver.Layer), receiver);
         if (receiver.Kind == ComponentKind.Mlp)
             return new(new Site(c.ParallelResidual ? SiteKind.ResidPre : SiteKind.ResidMid, receiver.Layer), receiver);
         // A key or value head serves Heads / KvHeads query heads.
@@ -173,12 +176,13 @@ public sealed class EdgePatching
             throw new AttributionInputException("An edge needs at least one sender and one receiver.");
         if (senders.Concat(receivers).GroupBy(x => x.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new AttributionInputException($"Component {twice.Key} is listed twice among the edge's senders and receivers.");
-        foreach (var x in senders.Concat(receivers))
-        {
+        foreach (var x in senders)
             if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp))
-                throw new AttributionInputException($"Edge patching takes heads and MLPs; {x.Id} is a {x.Kind} component.");
-            x.Validate(_model.Config);
-        }
+                throw new AttributionInputException($"Edge patching sends from heads and MLPs; {x.Id} is a {x.Kind} component.");
+        foreach (var x in receivers)
+            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value))
+                throw new AttributionInputException($"Edge patching receives at heads, their query, key or value, and MLPs; {x.Id} is a {x.Kind} component.");
+        foreach (var x in senders.Concat(receivers)) x.Validate(_model.Config);
         if (receivers.Any(r => r.Kind == ComponentKind.Head) && via == PatchAt.Output)
             throw new AttributionInputException("An edge enters a head through its query, key or value: pass PatchAt.Query, Key or Value, not Output.");
         if (receivers.FirstOrDefault(r => r.Kind == ComponentKind.Mlp) is { } m && via is PatchAt.Key or PatchAt.Value)

@@ -123,3 +123,39 @@ public class AttributeCommandTests
         act.Should().Throw<ArgumentException>().WithMessage("*Marylebone*single token*");
     }
 }
+
+public class EdgesCommandTests
+{
+    [SkippableFact]
+    public void Edges_screens_every_edge_and_measures_the_largest_exactly()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string json = Path.Combine(Path.GetTempPath(), $"cdsl-edges-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output) = CliTests.Run("edges", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
+                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim", "--top", "3", "--json", json);
+            code.Should().Be(0);
+            output.Should().Contain("edges by |estimate|").And.Contain("3 measured exactly");
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var edges = doc.RootElement.GetProperty("edges").EnumerateArray().ToList();
+            // stories260K: 5 layers of 8 heads (4 key/value heads) and MLPs; heads and MLPs of layer l send to layers after it.
+            edges.Should().HaveCount(Enumerable.Range(1, 4).Sum(l => 9 * l * (8 + 2 * 4)));
+            edges.Take(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Number);
+            edges.Skip(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Null);
+            edges.Select(e => Math.Abs(e.GetProperty("estimate").GetDouble())).Should().BeInDescendingOrder();
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public void Edges_without_a_pair_is_a_clear_error()
+    {
+        var act = () => CliTests.Run("edges", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"));
+        act.Should().Throw<ArgumentException>().WithMessage("*--clean, --corrupt, --answer and --wrong, or --pairs*");
+    }
+}

@@ -24,13 +24,14 @@ public class EdgeAttributionTests(ITestOutputHelper output)
         List<Component> senders = [.. Components.Heads(model.Config).Where(h => h.Layer == 0), new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Head, 0, 1, Position: 6)];
         List<Component> receivers = [.. Components.Heads(model.Config).Where(h => h.Layer == 1), new Component(ComponentKind.Head, 1, 0, Position: 8)];
         var estimates = new EdgeAttribution(model, [pair]).Estimate(senders, receivers);
-        estimates.Should().HaveCount(senders.Count * receivers.Count * 3);
+        // Each head's query, each key and value head once, and the per-position head's three inputs.
+        estimates.Should().HaveCount(senders.Count * (model.Config.Heads + 2 * model.Config.KvHeads + 3));
 
         var exact = new EdgePatching(model, [pair]);
         const double epsilon = 1e-6;
         foreach (var e in estimates)
         {
-            double slope = exact.Measure([e.Sender], [e.Receiver], e.Via, epsilon).Effect / epsilon;
+            double slope = exact.Measure([e.Sender], [e.Receiver], PatchAt.Query, epsilon).Effect / epsilon;
             e.Atp.Should().BeApproximately(slope, 1e-7 + 1e-4 * Math.Abs(slope), e.ToString());
         }
         estimates.Should().Contain(e => Math.Abs(e.Atp) > 1e-3, "some edges move the metric");
@@ -45,7 +46,7 @@ public class EdgeAttributionTests(ITestOutputHelper output)
         var receivers = Components.Heads(model.Config).Where(h => h.Layer == 1).ToList();
         var estimates = new EdgeAttribution(model, pairs).Estimate(senders, receivers);
         var patching = new EdgePatching(model, pairs);
-        var exact = estimates.ToDictionary(e => e, e => patching.Measure([e.Sender], [e.Receiver], e.Via).Effect);
+        var exact = estimates.ToDictionary(e => e, e => patching.Measure([e.Sender], [e.Receiver]).Effect);
         foreach (var e in estimates.OrderByDescending(e => Math.Abs(e.Atp)).Take(8)) output.WriteLine($"{e}   exact {exact[e]:+0.000;-0.000}");
 
         // The swapped token reaches the induction heads' values (EdgePatchingTests): the screen finds those edges, in
@@ -65,6 +66,8 @@ public class EdgeAttributionTests(ITestOutputHelper output)
             .Should().Throw<AttributionInputException>().WithMessage("*into heads*L1MLP*EdgePatching*");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Neuron, 0, 2)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N2*");
+        attribution.Estimate([new Component(ComponentKind.Head, 0, 1)], [new Component(ComponentKind.Key, 1, 2), new Component(ComponentKind.Head, 0, 0)])
+            .Should().ContainSingle("an input of the sender's own layer is read before it writes").Which.Receiver.Id.Should().Be("L1H2K");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Head, 0, 0, Position: 30)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*L0H0@30*beyond*");
     }

@@ -71,6 +71,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
         var first = patching.Measure(senders, [new Component(ComponentKind.Head, 1, 0)], PatchAt.Key);
         var last = patching.Measure(senders, [new Component(ComponentKind.Head, 1, group - 1)], PatchAt.Key);
         last.Effect.Should().Be(first.Effect);
+        patching.Measure(senders, [new Component(ComponentKind.Key, 1, 0)]).Effect.Should().Be(first.Effect, "the key head named as the receiver is the same input");
         patching.Measure(senders, [new Component(ComponentKind.Head, 1, group - 1)], PatchAt.Query).Effect.Should().NotBe(first.Effect);
     }
 

@@ -1,0 +1,32 @@
+using System.CommandLine;
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Tokenizers;
+
+namespace CircuitDsl.Cli.Commands;
+
+/// <summary>The prompt-pair options of commands that attribute: one pair as text, or a JSON-lines file.</summary>
+internal sealed class PairOptions
+{
+    public Option<string?> Clean { get; } = new("--clean") { Description = "Clean prompt text." };
+    public Option<string?> Corrupt { get; } = new("--corrupt") { Description = "Corrupted prompt text (same number of tokens)." };
+    public Option<string?> Answer { get; } = new("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token." };
+    public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id'." };
+    public Option<FileInfo?> Pairs { get; } = new("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids)." };
+
+    /// <summary>The options, to add to a command.</summary>
+    public IEnumerable<Option> All => [Clean, Corrupt, Answer, Wrong, Pairs];
+
+    /// <summary>The pairs the command line gives, tokenised with the model's tokenizer (ids need none).</summary>
+    public IReadOnlyList<PromptPair> Read(ParseResult parse, string modelPath, ModelConfig config)
+    {
+        ITextTokenizer? tokenizer = null;
+        try { tokenizer = TokenizerLoader.Load(modelPath, config); } catch (ModelLoadException) { /* ids only */ }
+        if (parse.GetValue(Pairs) is { } file) return PromptPair.ReadJsonl(file.FullName, tokenizer);
+        string? c = parse.GetValue(Clean), x = parse.GetValue(Corrupt), a = parse.GetValue(Answer), w = parse.GetValue(Wrong);
+        if (c is null || x is null || a is null || w is null)
+            throw new ArgumentException("Give --clean, --corrupt, --answer and --wrong, or --pairs FILE.jsonl.");
+        if (tokenizer is null) throw new ArgumentException($"No tokenizer for {modelPath}; use --pairs with token ids.");
+        return [PromptPair.FromText(tokenizer, c, x, a, w)];
+    }
+}
