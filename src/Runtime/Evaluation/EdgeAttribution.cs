@@ -58,30 +58,34 @@ public sealed class EdgeAttribution
             : [r]).Distinct().ToList();
         // A head's inputs read its layer's residual input, which every earlier layer wrote.
         var edges = (from r in inputs from s in senders where s.Layer < r.Layer select (s, r)).ToList();
-        var sums = new double[edges.Count];
-        foreach (var pair in _pairs)
+        var sums = new Dictionary<(Component, Component), double>();
+        // Equally long pairs run as one batch, a row each.
+        foreach (var batch in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch)))
         {
             using var scope = NewDisposeScope();
-            var values = EstimatePair(pair, senders, receivers, edges);
-            for (int e = 0; e < edges.Count; e++) sums[e] += values[e];
+            foreach (var (sender, input, sum) in EstimateBatch(batch, senders, inputs))
+                sums[(sender, input)] = sums.GetValueOrDefault((sender, input)) + sum;
         }
-        return [.. edges.Select((e, i) => new EdgeEstimate(e.s, e.r, sums[i] / _pairs.Count))];
+        return [.. edges.Select(e => new EdgeEstimate(e.s, e.r, sums[(e.s, e.r)] / _pairs.Count))];
     }
 
-    private double[] EstimatePair(PromptPair pair, IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers,
-        List<(Component Sender, Component Input)> edges)
+    // Pairs of one length per batch (their senders' δ, [B, S, T, D], is the largest tensor held).
+    private const int PairsPerBatch = 8;
+
+    // For each edge of the batch, the sum over its pairs of δ_sᵀ g_r.
+    private List<(Component Sender, Component Input, double Sum)> EstimateBatch(PromptPair[] pairs, IReadOnlyList<Component> senders, IReadOnlyList<Component> inputs)
     {
         var c = _model.Config;
         var device = _model.Device;
-        int positions = pair.Clean.Count;
-        var metric = new LogitDifference(pair.Answer, pair.Wrong);
+        int positions = pairs[0].Clean.Count;
+        LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
         // Heads write attn.result (their slice), MLPs mlp_out.
         Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
         var senderSites = senders.Select(Writes).Distinct().ToList();
-        var receiverLayers = receivers.Select(r => r.Layer).Distinct().ToList();
+        var receiverLayers = inputs.Select(r => r.Layer).Distinct().ToList();
 
         var corrupted = new HookPlan(c).Cache(senderSites);
-        using (no_grad()) _model.Forward(ModelInput.Single(pair.Corrupted, device), corrupted);
+        using (no_grad()) _model.Forward(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corrupted);
 
         // One backward: the metric's gradient at every receiver layer's queries, keys and values.
         var clean = new HookPlan(c).Cache(senderSites).Cache(receiverLayers.Select(l => new Site(SiteKind.ResidPre, l)));
@@ -90,38 +94,46 @@ public sealed class EdgeAttribution
             foreach (var kind in Inputs)
             {
                 var site = new Site(kind, layer);
-                offsets[site] = zeros([1, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
+                offsets[site] = zeros([pairs.Length, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
                 clean.Add(new AddOffset(site, offsets[site]));
             }
-        var m = metric.Measure(_model, ModelInput.Single(pair.Clean, device), clean).sum();
+        var m = LogitDifference.MeasureEach(_model, ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device), metrics, clean).sum();
         var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradient = offsets.Keys.Zip(grads, (site, g) => (site, g: g is { } t && !t.IsInvalid ? t.detach() : zeros_like(offsets[site]))).ToDictionary(x => x.site, x => x.g);
 
-        // δ_s in the residual stream, [T, D], zero outside a per-position sender's position.
+        // [T, 1]: selects one position (or all) along the position axis of [.., T, D].
+        Tensor At(int? position) => (position is int p ? arange(positions, device: device).eq(p) : ones(positions, dtype: ScalarType.Bool, device: device))
+            .unsqueeze(1).to_type(ScalarType.Float64);
+        // δ_s in the residual stream, [B, T, D], zero outside a per-position sender's position.
         Tensor Delta(Component s)
         {
             var site = Writes(s);
-            var d = (corrupted[site] - clean[site].detach())[0];
-            if (s.Kind == ComponentKind.Head) d = d.select(1, s.Index);
-            return s.Position is int p ? d * arange(positions, device: device).eq(p).unsqueeze(1).to_type(d.dtype) : d;
+            var d = corrupted[site] - clean[site].detach();
+            if (s.Kind == ComponentKind.Head) d = d.select(2, s.Index);
+            return d.to_type(ScalarType.Float64) * At(s.Position);
         }
-        var deltas = senders.ToDictionary(s => s, Delta);
+        var deltas = stack([.. senders.Select(Delta)], 1);                                       // [B, S, T, D]
 
-        var inputGradients = receiverLayers.ToDictionary(l => l, l => ResidualGradients(l, clean[new Site(SiteKind.ResidPre, l)].detach()[0], gradient));
-        var values = new double[edges.Count];
-        for (int e = 0; e < edges.Count; e++)
+        var sums = new List<(Component, Component, double)>();
+        foreach (int layer in receiverLayers)
         {
-            var (s, r) = edges[e];
+            var into = inputs.Where(r => r.Layer == layer).ToList();
+            var from = Enumerable.Range(0, senders.Count).Where(i => senders[i].Layer < layer).ToArray();
+            if (from.Length == 0) continue;
             // Rows of the layer's gradients: query heads, then key heads, then value heads.
-            int row = r.Kind switch { ComponentKind.Query => r.Index, ComponentKind.Key => c.Heads + r.Index, _ => c.Heads + c.KvHeads + r.Index };
-            var (d, g) = (deltas[s], inputGradients[r.Layer][row]);
-            if (r.Position is int p) (d, g) = (d.narrow(0, p, 1), g.narrow(0, p, 1));
-            values[e] = (d.to_type(ScalarType.Float64) * g.to_type(ScalarType.Float64)).sum().item<double>();
+            long[] rows = [.. into.Select(r => (long)(r.Kind switch { ComponentKind.Query => r.Index, ComponentKind.Key => c.Heads + r.Index, _ => c.Heads + c.KvHeads + r.Index }))];
+            var g = ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient)
+                .index_select(1, tensor(rows, device: device)).to_type(ScalarType.Float64) * stack([.. into.Select(r => At(r.Position))]);  // [B, N, T, D]
+            var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                    // [B, S, T, D]
+            var values = einsum("bstd,bntd->sn", d, g).cpu().data<double>().ToArray();
+            for (int si = 0; si < from.Length; si++)
+                for (int n = 0; n < into.Count; n++)
+                    sums.Add((senders[from[si]], into[n], values[si * into.Count + n]));
         }
-        return values;
+        return sums;
     }
 
-    // ∂M/∂(the residual stream as each query, key and value head of a layer reads it), [H + 2G, T, D]: the input
+    // ∂M/∂(the residual stream as each query, key and value head of a layer reads it), [B, H + 2G, T, D]: the input
     // gradients back through the head's slice of the projection, then the norm (one backward for all heads).
     private Tensor ResidualGradients(int layer, Tensor resid, Dictionary<Site, Tensor> gradient)
     {
@@ -129,15 +141,16 @@ public sealed class EdgeAttribution
         var attention = _model.Layer(layer).Attention;
         var cotangents = Inputs.Select(kind =>
         {
-            var g = gradient[new Site(kind, layer)][0];                                   // [T, heads, d]
-            var w = attention.Input(kind).Weight.view(g.shape[1], c.HeadDim, c.Hidden);   // [heads, d, D]
-            return einsum("thd,hdm->htm", g, w);
+            var g = gradient[new Site(kind, layer)];                                      // [B, T, heads, d]
+            var w = attention.Input(kind).Weight.view(g.shape[2], c.HeadDim, c.Hidden);   // [heads, d, D]
+            return einsum("bthd,hdm->bhtm", g, w);
         }).ToArray();
-        var cotangent = cat(cotangents);                                                   // [H + 2G, T, D]
-        var x = resid.unsqueeze(0).expand(cotangent.shape[0], -1, -1).clone().requires_grad_(true);
+        var cotangent = cat(cotangents, 1);                                                // [B, H + 2G, T, D]
+        long b = cotangent.shape[0], n = cotangent.shape[1];
+        var x = resid.unsqueeze(1).expand(b, n, -1, -1).reshape(b * n, resid.shape[1], resid.shape[2]).clone().requires_grad_(true);
         using var _ = enable_grad();
         var y = _model.Layer(layer).AttentionNorm.Forward(x);
-        return autograd.grad([y], [x], [cotangent.to_type(y.dtype)], retain_graph: false)[0].detach();
+        return autograd.grad([y], [x], [cotangent.reshape(y.shape).to_type(y.dtype)], retain_graph: false)[0].detach().view(cotangent.shape);
     }
 
     private void Validate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)

@@ -58,6 +58,19 @@ public class EdgeAttributionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Pairs_batched_by_length_give_the_mean_of_each_pair_alone()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("induction"));
+        var pairs = new InductionTask().Pairs(6, seed: 7);
+        pairs.Select(p => p.Clean.Count).Distinct().Should().HaveCountGreaterThan(1, "the batches split by length");
+        var heads = Components.Heads(model.Config);
+        var together = new EdgeAttribution(model, pairs).Estimate(heads, heads);
+        var alone = pairs.Select(p => new EdgeAttribution(model, [p]).Estimate(heads, heads)).ToList();
+        for (int e = 0; e < together.Count; e++)
+            together[e].Atp.Should().BeApproximately(alone.Average(x => x[e].Atp), 1e-4, together[e].ToString());
+    }
+
+    [Fact]
     public void Bad_edges_are_typed_errors()
     {
         var model = ModelLoader.Load(RepoModels.Path("ioi"));
