@@ -157,6 +157,8 @@ public sealed class EdgeAttribution
     {
         if (senders.Count == 0 || receivers.Count == 0)
             throw new AttributionInputException("Edge attribution needs at least one sender and one receiver.");
+        if (senders.GroupBy(x => x.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new AttributionInputException($"Sender {twice.Key} is listed twice.");
         foreach (var s in senders)
         {
             if (s.Kind is not (ComponentKind.Head or ComponentKind.Mlp))

@@ -79,6 +79,8 @@ public class EdgeAttributionTests(ITestOutputHelper output)
             .Should().Throw<AttributionInputException>().WithMessage("*into heads*L1MLP*EdgePatching*");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Neuron, 0, 2)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N2*");
+        attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 0)], [new Component(ComponentKind.Head, 1, 0)]))
+            .Should().Throw<AttributionInputException>().WithMessage("*L0MLP is listed twice*");
         attribution.Estimate([new Component(ComponentKind.Head, 0, 1)], [new Component(ComponentKind.Key, 1, 2), new Component(ComponentKind.Head, 0, 0)])
             .Should().ContainSingle("an input of the sender's own layer is read before it writes").Which.Receiver.Id.Should().Be("L1H2K");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Head, 0, 0, Position: 30)], [new Component(ComponentKind.Head, 1, 0)]))
