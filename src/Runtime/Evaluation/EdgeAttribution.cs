@@ -60,7 +60,7 @@ public sealed class EdgeAttribution
         var edges = (from r in inputs from s in senders where s.Layer < r.Layer select (s, r)).ToList();
         var sums = new Dictionary<(Component, Component), double>();
         // Equally long pairs run as one batch, a row each.
-        foreach (var batch in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch)))
+        foreach (var batch in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch(senders.Count, g.Key))))
         {
             using var scope = NewDisposeScope();
             foreach (var (sender, input, sum) in EstimateBatch(batch, senders, inputs))
@@ -69,8 +69,9 @@ public sealed class EdgeAttribution
         return [.. edges.Select(e => new EdgeEstimate(e.s, e.r, sums[(e.s, e.r)] / _pairs.Count))];
     }
 
-    // Pairs of one length per batch (their senders' δ, [B, S, T, D], is the largest tensor held).
-    private const int PairsPerBatch = 8;
+    // Pairs of one length per batch: up to 8, and their senders' δ ([B, S, T, D], the largest tensor held) within 256 MB.
+    private int PairsPerBatch(int senders, int positions) =>
+        (int)Math.Clamp((256L << 20) / ((long)senders * positions * _model.Config.Hidden * (_model.DType == ScalarType.Float64 ? 8 : 4)), 1, 8);
 
     // For each edge of the batch, the sum over its pairs of δ_sᵀ g_r.
     private List<(Component Sender, Component Input, double Sum)> EstimateBatch(PromptPair[] pairs, IReadOnlyList<Component> senders, IReadOnlyList<Component> inputs)
@@ -78,6 +79,8 @@ public sealed class EdgeAttribution
         var c = _model.Config;
         var device = _model.Device;
         int positions = pairs[0].Clean.Count;
+        // Products in the model's precision, at least float32 (float64 models keep float64).
+        var dtype = _model.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
         // Heads write attn.result (their slice), MLPs mlp_out.
         Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
@@ -103,14 +106,14 @@ public sealed class EdgeAttribution
 
         // [T, 1]: selects one position (or all) along the position axis of [.., T, D].
         Tensor At(int? position) => (position is int p ? arange(positions, device: device).eq(p) : ones(positions, dtype: ScalarType.Bool, device: device))
-            .unsqueeze(1).to_type(ScalarType.Float64);
+            .unsqueeze(1).to_type(dtype);
         // δ_s in the residual stream, [B, T, D], zero outside a per-position sender's position.
         Tensor Delta(Component s)
         {
             var site = Writes(s);
             var d = corrupted[site] - clean[site].detach();
             if (s.Kind == ComponentKind.Head) d = d.select(2, s.Index);
-            return d.to_type(ScalarType.Float64) * At(s.Position);
+            return d.to_type(dtype) * At(s.Position);
         }
         var deltas = stack([.. senders.Select(Delta)], 1);                                       // [B, S, T, D]
 
@@ -123,9 +126,9 @@ public sealed class EdgeAttribution
             // Rows of the layer's gradients: query heads, then key heads, then value heads.
             long[] rows = [.. into.Select(r => (long)(r.Kind switch { ComponentKind.Query => r.Index, ComponentKind.Key => c.Heads + r.Index, _ => c.Heads + c.KvHeads + r.Index }))];
             var g = ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient)
-                .index_select(1, tensor(rows, device: device)).to_type(ScalarType.Float64) * stack([.. into.Select(r => At(r.Position))]);  // [B, N, T, D]
+                .index_select(1, tensor(rows, device: device)).to_type(dtype) * stack([.. into.Select(r => At(r.Position))]);  // [B, N, T, D]
             var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                    // [B, S, T, D]
-            var values = einsum("bstd,bntd->sn", d, g).cpu().data<double>().ToArray();
+            var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
             for (int si = 0; si < from.Length; si++)
                 for (int n = 0; n < into.Count; n++)
                     sums.Add((senders[from[si]], into[n], values[si * into.Count + n]));
