@@ -60,6 +60,7 @@ internal static class EdgesCommand
                 {
                     sender = e.Sender.Id, receiver = e.Receiver.Id, input = e.Via.ToString().ToLowerInvariant(), estimate = e.Atp,
                     patching = exact.TryGetValue(e, out var x) ? x.Effect : (double?)null,
+                    shareOfGap = x?.Fraction,
                 });
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = path, pairs = data.Count, edges = rows }, new JsonSerializerOptions { WriteIndented = true }));
                 console.MarkupLine($"wrote [bold]{Markup.Escape(file.FullName)}[/]");
