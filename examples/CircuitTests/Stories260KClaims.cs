@@ -1,5 +1,7 @@
+using CircuitDsl.Examples.Stories260K;
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Datasets;
+using CircuitDsl.Runtime.Experiments;
 using CircuitDsl.Testing;
 
 namespace CircuitDsl.Examples.CircuitTests;
@@ -31,5 +33,14 @@ public class Stories260KClaims(Stories260K stories) : IClassFixture<Stories260K>
         result.Should().RankInTop(3, "L4H2");
         result.ShouldHave("L4H2").BeReliable();
         result.ShouldHave("L0MLP").BeFlagged();
+    }
+
+    [SkippableFact]
+    public void The_early_MLPs_reach_the_last_layers_heads_through_their_values()
+    {
+        Skip.IfNot(stories.Available, "Needs ../shared/models/stories260K beside the repository.");
+        var pairs = ExperimentRunner.Pairs(stories.Tokenizer, Examples.Stories260K.GiverSwap.Plan);
+        CircuitUnderTest.From(NameCircuit.CircuitName, NameCircuit.Groups, stories.Model, pairs, edges: NameCircuit.Edges)
+            .Should().CarryEdge(nameof(NameCircuit.Mlps), nameof(NameCircuit.LateHeads), atLeast: 0.8);
     }
 }

@@ -7,12 +7,18 @@ namespace CircuitDsl.Examples.Stories260K;
 [ModelBinding(Family = "llama", Layers = 5, Heads = 8, KvHeads = 4, Neurons = 172)]
 public static partial class Stories260KModel;
 
-/// <summary>Which parts of stories260K choose between Lily and Tim as the receiver.</summary>
+/// <summary>
+/// Which parts of stories260K choose between Lily and Tim as the receiver. The edge, measured by path patching on the
+/// experiment's pairs: the early MLPs reach the last layer's heads through their values (115 % of the gap; through
+/// their keys, 9 %).
+/// </summary>
 [Circuit(typeof(Stories260KModel), Name = "stories260K names")]
+[Edge(nameof(Mlps), nameof(LateHeads), Via = PatchAt.Value)]
 public static partial class NameCircuit
 {
     [Heads("4.2", "4.0", "4.3")] public static partial ComponentGroup LateHeads { get; }
-    [Mlps(0, 1, 2, 3, 4)] public static partial ComponentGroup Mlps { get; }
+    [Mlps(0, 1, 2, 3)] public static partial ComponentGroup Mlps { get; }
+    [Mlps(4)] public static partial ComponentGroup LastMlp { get; }
 }
 
 /// <summary>Swap the giver: the receiver flips between Lily and Tim.</summary>

@@ -15,6 +15,7 @@ if (model is null || !File.Exists(model))
 var m = ModelLoader.Load(model);
 var result = GiverSwap.Run(m, TokenizerLoader.Load(model, m.Config));
 Console.WriteLine($"{NameCircuit.CircuitName}: {result.Attribution.Pairs} pairs, M(x) = {result.Attribution.CleanMetric:F3}, M(x′) = {result.Attribution.CorruptedMetric:F3}");
-foreach (var e in result.LateHeads.Concat(result.Mlps))
+foreach (var e in result.LateHeads.Concat(result.Mlps).Concat(result.LastMlp))
     Console.WriteLine($"  {e.Id,-6} patching {e.Patching,8:F4}  AtP {e.Atp,8:F4}  estimate {e.Estimate,8:F4} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
+foreach (var edge in result.Edges) Console.WriteLine($"  edge {edge}");
 return 0;
