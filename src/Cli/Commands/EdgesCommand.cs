@@ -11,8 +11,8 @@ using Spectre.Console;
 namespace CircuitDsl.Cli.Commands;
 
 /// <summary>
-/// <c>circuit edges</c>: every edge from heads and MLPs into later heads' queries, keys and values screened by edge
-/// attribution patching, the largest measured exactly by path patching.
+/// <c>circuit edges</c>: every edge from heads and MLPs into later heads' queries, keys and values and MLPs' inputs
+/// screened by edge attribution patching, the largest measured exactly by path patching.
 /// </summary>
 internal static class EdgesCommand
 {
@@ -22,10 +22,10 @@ internal static class EdgesCommand
         var device = CommonOptions.Device();
         var pairs = new PairOptions();
         var senders = new Option<string>("--senders") { Description = "Sending components: heads, mlps or ids (L0H1,L0MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
-        var receivers = new Option<string>("--receivers") { Description = "Receiving heads (their query, key and value heads) or inputs: heads, qkv or ids (L1H0, L1H0Q, L1H1K), comma-separated.", DefaultValueFactory = _ => "heads" };
+        var receivers = new Option<string>("--receivers") { Description = "Receivers: heads (their query, key and value heads), mlps (their inputs), qkv, or ids (L1H0, L1H0Q, L1H1K, L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
         var top = new Option<int>("--top") { Description = "Edges, by |estimate|, measured exactly by path patching (0: none).", DefaultValueFactory = _ => 10 };
         var json = new Option<FileInfo?>("--json") { Description = "Write every edge's estimate (and the exact effects measured) as JSON." };
-        var command = new Command("edges", "Screen every edge into heads' queries, keys and values (edge attribution patching); measure the largest exactly.")
+        var command = new Command("edges", "Screen every edge into heads' queries, keys and values and MLPs' inputs (edge attribution patching); measure the largest exactly.")
         {
             model, device, senders, receivers, top, json,
         };
@@ -58,7 +58,7 @@ internal static class EdgesCommand
             {
                 var rows = ranked.Select(e => new
                 {
-                    sender = e.Sender.Id, receiver = e.Receiver.Id, input = e.Via.ToString().ToLowerInvariant(), estimate = e.Atp,
+                    sender = e.Sender.Id, receiver = e.Receiver.Id, input = e.Input, estimate = e.Atp,
                     patching = exact.TryGetValue(e, out var x) ? x.Effect : (double?)null,
                     shareOfGap = x?.Fraction,
                 });

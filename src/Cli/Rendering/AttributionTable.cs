@@ -62,7 +62,7 @@ internal static class AttributionTable
         foreach (var e in ranked.Take(rows))
         {
             var x = exact.GetValueOrDefault(e);
-            table.AddRow(e.Sender.Id, e.Receiver.Id, e.Via.ToString().ToLowerInvariant(), Format(e.Atp), Format(x?.Effect), x is null ? "" : Format(x.Fraction, "P0"));
+            table.AddRow(e.Sender.Id, e.Receiver.Id, e.Input, Format(e.Atp), Format(x?.Effect), x is null ? "" : Format(x.Fraction, "P0"));
         }
         return table;
     }

@@ -5,15 +5,21 @@ using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Evaluation;
 
-/// <summary>One edge's first-order estimate: sender → a head's query, or a key or value head.</summary>
+/// <summary>One edge's first-order estimate: sender → a head's query, a key or value head, or an MLP's input.</summary>
 /// <param name="Sender">A head or MLP.</param>
 /// <param name="Receiver">The input it enters: a query (<c>L4H2Q</c>), key (<c>L4H1K</c>) or value (<c>L4H1V</c>)
-/// component; on grouped-query models a key or value head serves several query heads.</param>
+/// component — on grouped-query models a key or value head serves several query heads — or an MLP.</param>
 /// <param name="Atp">Mean over pairs of δ_sᵀ ∂M/∂(the residual stream as the receiver's input reads it).</param>
 public sealed record EdgeEstimate(Component Sender, Component Receiver, double Atp)
 {
-    /// <summary>The input the edge enters.</summary>
-    public PatchAt Via => Receiver.Kind switch { ComponentKind.Query => PatchAt.Query, ComponentKind.Key => PatchAt.Key, _ => PatchAt.Value };
+    /// <summary>The input the edge enters, for reports: query, key, value, or input (an MLP's).</summary>
+    public string Input => Receiver.Kind switch
+    {
+        ComponentKind.Query => "query",
+        ComponentKind.Key => "key",
+        ComponentKind.Value => "value",
+        _ => "input",
+    };
 
     /// <inheritdoc />
     public override string ToString() => $"{Sender.Id} → {Receiver.Id}: {Atp:+0.000;-0.000}";
@@ -21,11 +27,15 @@ public sealed record EdgeEstimate(Component Sender, Component Receiver, double A
 
 /// <summary>
 /// Edge attribution patching (EAP; Syed et al. 2023): AtP for edges. For every sender s (a head or MLP) and every
-/// receiver head r's query, key and value at once, δ_sᵀ g_r, with δ_s the sender's change in the residual stream and
-/// g_r the gradient of the metric with respect to the residual stream as r's input reads it (its norm and projection
-/// only; every other path held clean) — the first-order estimate of <see cref="EdgePatching"/>'s exact effect. Per
-/// pair: a corrupted forward, a clean forward and backward, and one backward through each receiver layer's norm.
-/// Like AtP it can lie where the network bends: measure the edges that matter exactly with <see cref="EdgePatching"/>.
+/// receiver input r at once — a head's query, key or value, an MLP's input — δ_sᵀ g_r, with δ_s the sender's change in
+/// the residual stream and g_r the gradient of the metric with respect to the residual stream as r reads it (through
+/// its own norm and projection or MLP only; every other path held clean): the first-order estimate of
+/// <see cref="EdgePatching"/>'s exact effect. A head input's g_r is the gradient at its query, key or value taken back
+/// through its slice of the projection and the norm; an MLP's is the gradient at the residual stream where it reads
+/// minus the gradient at the stream after it (which the skip path carries), less the attention's share where
+/// attention reads the same stream (parallel residuals). Per pair: a corrupted forward, a clean forward and backward,
+/// and one backward through each receiving layer's attention norm. Like AtP it can lie where the network bends:
+/// measure the edges that matter exactly with <see cref="EdgePatching"/>.
 /// </summary>
 public sealed class EdgeAttribution
 {
@@ -47,7 +57,7 @@ public sealed class EdgeAttribution
     /// <summary>
     /// The estimate of every edge from <paramref name="senders"/> (heads, MLPs) into the inputs of
     /// <paramref name="receivers"/> that come after them: a head's query and the key and value heads it reads (each
-    /// once), or the query, key or value component given. Edges against the forward order are left out.
+    /// once), the query, key or value component given, or an MLP's input. Edges against the forward order are left out.
     /// </summary>
     public IReadOnlyList<EdgeEstimate> Estimate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)
     {
@@ -56,8 +66,7 @@ public sealed class EdgeAttribution
         var inputs = receivers.SelectMany(r => r.Kind == ComponentKind.Head
             ? new[] { r with { Kind = ComponentKind.Query }, r with { Kind = ComponentKind.Key, Index = r.Index / group }, r with { Kind = ComponentKind.Value, Index = r.Index / group } }
             : [r]).Distinct().ToList();
-        // A head's inputs read its layer's residual input, which every earlier layer wrote.
-        var edges = (from r in inputs from s in senders where s.Layer < r.Layer select (s, r)).ToList();
+        var edges = (from r in inputs from s in senders where Before(s, r) select (s, r)).ToList();
         var sums = new Dictionary<(Component, Component), double>();
         // Equally long pairs run as one batch, a row each.
         foreach (var batch in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch(senders.Count, g.Key))))
@@ -86,6 +95,7 @@ public sealed class EdgeAttribution
         Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
         var senderSites = senders.Select(Writes).Distinct().ToList();
         var receiverLayers = inputs.Select(r => r.Layer).Distinct().ToList();
+        var mlpLayers = inputs.Where(r => r.Kind == ComponentKind.Mlp).Select(r => r.Layer).Distinct().ToList();
 
         var corrupted = new HookPlan(c).Cache(senderSites);
         using (no_grad()) _model.Forward(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corrupted);
@@ -93,13 +103,13 @@ public sealed class EdgeAttribution
         // One backward: the metric's gradient at every receiver layer's queries, keys and values.
         var clean = new HookPlan(c).Cache(senderSites).Cache(receiverLayers.Select(l => new Site(SiteKind.ResidPre, l)));
         var offsets = new Dictionary<Site, Tensor>();
-        foreach (int layer in receiverLayers)
-            foreach (var kind in Inputs)
-            {
-                var site = new Site(kind, layer);
-                offsets[site] = zeros([pairs.Length, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
-                clean.Add(new AddOffset(site, offsets[site]));
-            }
+        var gradientSites = receiverLayers.SelectMany(l => Inputs.Select(kind => new Site(kind, l)))
+            .Concat(mlpLayers.SelectMany(l => new[] { MlpReads(l), new Site(SiteKind.ResidPost, l) })).Distinct();
+        foreach (var site in gradientSites)
+        {
+            offsets[site] = zeros([pairs.Length, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
+            clean.Add(new AddOffset(site, offsets[site]));
+        }
         var m = LogitDifference.MeasureEach(_model, ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device), metrics, clean).sum();
         var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradient = offsets.Keys.Zip(grads, (site, g) => (site, g: g is { } t && !t.IsInvalid ? t.detach() : zeros_like(offsets[site]))).ToDictionary(x => x.site, x => x.g);
@@ -120,21 +130,44 @@ public sealed class EdgeAttribution
         var sums = new List<(Component, Component, double)>();
         foreach (int layer in receiverLayers)
         {
+            // Per input read at this layer, ∂M/∂(the stream as it reads it), [B, T, D]: a head input's row of the
+            // attention's gradients (query heads, then key heads, then value heads), an MLP's from the stream.
+            var heads = ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient);   // [B, H + 2G, T, D]
+            Tensor Gradient(Component r) => r.Kind switch
+            {
+                ComponentKind.Query => heads.select(1, r.Index),
+                ComponentKind.Key => heads.select(1, c.Heads + r.Index),
+                ComponentKind.Value => heads.select(1, c.Heads + c.KvHeads + r.Index),
+                // The skip path carries the gradient after the MLP; with parallel residuals the attention reads the same stream.
+                _ => gradient[MlpReads(layer)] - gradient[new Site(SiteKind.ResidPost, layer)] - (c.ParallelResidual ? heads.sum(1) : zeros_like(heads.select(1, 0))),
+            };
             var into = inputs.Where(r => r.Layer == layer).ToList();
-            var from = Enumerable.Range(0, senders.Count).Where(i => senders[i].Layer < layer).ToArray();
-            if (from.Length == 0) continue;
-            // Rows of the layer's gradients: query heads, then key heads, then value heads.
-            long[] rows = [.. into.Select(r => (long)(r.Kind switch { ComponentKind.Query => r.Index, ComponentKind.Key => c.Heads + r.Index, _ => c.Heads + c.KvHeads + r.Index }))];
-            var g = ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient)
-                .index_select(1, tensor(rows, device: device)).to_type(dtype) * stack([.. into.Select(r => At(r.Position))]);  // [B, N, T, D]
-            var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                    // [B, S, T, D]
-            var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-            for (int si = 0; si < from.Length; si++)
-                for (int n = 0; n < into.Count; n++)
-                    sums.Add((senders[from[si]], into[n], values[si * into.Count + n]));
+            // Head inputs read the layer's residual input; a sequential MLP reads later, after more senders wrote.
+            foreach (var group in into.GroupBy(r => r.Kind == ComponentKind.Mlp))
+            {
+                var receiving = group.ToList();
+                var from = Enumerable.Range(0, senders.Count).Where(i => Before(senders[i], receiving[0])).ToArray();
+                if (from.Length == 0) continue;
+                var g = stack([.. receiving.Select(r => Gradient(r).to_type(dtype) * At(r.Position))], 1);                                 // [B, N, T, D]
+                var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                // [B, S, T, D]
+                var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                for (int si = 0; si < from.Length; si++)
+                    for (int n = 0; n < receiving.Count; n++)
+                        sums.Add((senders[from[si]], receiving[n], values[si * receiving.Count + n]));
+            }
         }
         return sums;
     }
+
+    // Where a layer's MLP reads the residual stream: after the attention, or beside it with parallel residuals.
+    private Site MlpReads(int layer) => new(_model.Config.ParallelResidual ? SiteKind.ResidPre : SiteKind.ResidMid, layer);
+
+    // Whether the sender writes before the receiving input reads: a head input reads its layer's residual input, a
+    // sequential MLP reads after its layer's heads wrote, a parallel one beside them.
+    private bool Before(Component sender, Component receiver) =>
+        receiver.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual
+            ? sender.Layer < receiver.Layer || (sender.Layer == receiver.Layer && sender.Kind == ComponentKind.Head)
+            : sender.Layer < receiver.Layer;
 
     // ∂M/∂(the residual stream as each query, key and value head of a layer reads it), [B, H + 2G, T, D]: the input
     // gradients back through the head's slice of the projection, then the norm (one backward for all heads).
@@ -170,8 +203,8 @@ public sealed class EdgeAttribution
         }
         foreach (var r in receivers)
         {
-            if (r.Kind is not (ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value))
-                throw new AttributionInputException($"Edge attribution estimates edges into heads' queries, keys and values; {r.Id} is a {r.Kind} component (measure edges into MLPs with EdgePatching).");
+            if (r.Kind is not (ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value or ComponentKind.Mlp))
+                throw new AttributionInputException($"Edge attribution estimates edges into heads' queries, keys and values and MLPs' inputs; {r.Id} is a {r.Kind} component.");
             r.Validate(_model.Config);
         }
         foreach (var x in senders.Concat(receivers).Where(x => x.Position is int p && _pairs.Any(pair => p >= pair.Clean.Count)))

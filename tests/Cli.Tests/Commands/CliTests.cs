@@ -140,8 +140,9 @@ public class EdgesCommandTests
             output.Should().Contain("edges by |estimate|").And.Contain("3 measured exactly");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var edges = doc.RootElement.GetProperty("edges").EnumerateArray().ToList();
-            // stories260K: 5 layers of 8 heads (4 key/value heads) and MLPs; heads and MLPs of layer l send to layers after it.
-            edges.Should().HaveCount(Enumerable.Range(1, 4).Sum(l => 9 * l * (8 + 2 * 4)));
+            // stories260K: 5 layers of 8 heads (4 key/value heads) and MLPs; heads and MLPs of layer l send to the inputs
+            // of later layers' heads (8 queries, 4 keys, 4 values) and MLPs, and its heads to its own MLP.
+            edges.Should().HaveCount(Enumerable.Range(0, 5).Sum(l => 9 * l * (8 + 2 * 4) + 9 * l + 8));
             edges.Take(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Number);
             edges.Skip(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Null);
             edges.Select(e => Math.Abs(e.GetProperty("estimate").GetDouble())).Should().BeInDescendingOrder();

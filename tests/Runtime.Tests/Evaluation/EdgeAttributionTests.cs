@@ -22,10 +22,14 @@ public class EdgeAttributionTests(ITestOutputHelper output)
         var model = Fixtures.Load(family, ScalarType.Float64);
         var pair = EdgePatchingTests.SwappedPair(model, 9);
         List<Component> senders = [.. Components.Heads(model.Config).Where(h => h.Layer == 0), new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Head, 0, 1, Position: 6)];
-        List<Component> receivers = [.. Components.Heads(model.Config).Where(h => h.Layer == 1), new Component(ComponentKind.Head, 1, 0, Position: 8)];
+        List<Component> receivers = [.. Components.Heads(model.Config).Where(h => h.Layer == 1), new Component(ComponentKind.Head, 1, 0, Position: 8),
+            new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 1)];
         var estimates = new EdgeAttribution(model, [pair]).Estimate(senders, receivers);
-        // Each head's query, each key and value head once, and the per-position head's three inputs.
-        estimates.Should().HaveCount(senders.Count * (model.Config.Heads + 2 * model.Config.KvHeads + 3));
+        // Into layer 1: each head's query, each key and value head once, the per-position head's three inputs and the
+        // MLP, from every sender; into layer 0's MLP, from layer 0's heads where it reads after them (not in parallel).
+        int heads = model.Config.Heads, kv = model.Config.KvHeads;
+        estimates.Should().HaveCount(senders.Count * (heads + 2 * kv + 3 + 1) + (model.Config.ParallelResidual ? 0 : heads + 1));
+        estimates.Should().Contain(e => e.Receiver.Kind == ComponentKind.Mlp && e.Receiver.Layer == 1);
 
         var exact = new EdgePatching(model, [pair]);
         const double epsilon = 1e-6;
@@ -52,7 +56,7 @@ public class EdgeAttributionTests(ITestOutputHelper output)
         // The swapped token reaches the induction heads' values (EdgePatchingTests): the screen finds those edges, in
         // patching's order, though like AtP it underestimates their size where the network bends.
         var byEstimate = estimates.OrderByDescending(e => Math.Abs(e.Atp)).Take(5).ToList();
-        byEstimate.Should().OnlyContain(e => e.Via == PatchAt.Value);
+        byEstimate.Should().OnlyContain(e => e.Receiver.Kind == ComponentKind.Value);
         byEstimate.Should().Equal(estimates.OrderByDescending(e => Math.Abs(exact[e])).Take(5));
         byEstimate.Should().OnlyContain(e => Math.Sign(e.Atp) == Math.Sign(exact[e]) && Math.Abs(e.Atp) < Math.Abs(exact[e]));
     }
@@ -75,8 +79,8 @@ public class EdgeAttributionTests(ITestOutputHelper output)
     {
         var model = ModelLoader.Load(RepoModels.Path("ioi"));
         var attribution = new EdgeAttribution(model, [EdgePatchingTests.SwappedPair(model, 8)]);
-        attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Head, 0, 0)], [new Component(ComponentKind.Mlp, 1)]))
-            .Should().Throw<AttributionInputException>().WithMessage("*into heads*L1MLP*EdgePatching*");
+        attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Head, 0, 0)], [new Component(ComponentKind.Neuron, 1, 4)]))
+            .Should().Throw<AttributionInputException>().WithMessage("*MLPs' inputs*L1N4*");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Neuron, 0, 2)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N2*");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 0)], [new Component(ComponentKind.Head, 1, 0)]))
