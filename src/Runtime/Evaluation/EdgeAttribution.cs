@@ -66,7 +66,7 @@ public sealed class EdgeAttribution
         var inputs = receivers.SelectMany(r => r.Kind == ComponentKind.Head
             ? new[] { r with { Kind = ComponentKind.Query }, r with { Kind = ComponentKind.Key, Index = r.Index / group }, r with { Kind = ComponentKind.Value, Index = r.Index / group } }
             : [r]).Distinct().ToList();
-        var edges = (from r in inputs from s in senders where Before(s, r) select (s, r)).ToList();
+        var edges = (from r in inputs from s in senders where EdgeEnds.Precedes(s, r, _model.Config) select (s, r)).ToList();
         var sums = new Dictionary<(Component, Component), double>();
         // Equally long pairs run as one batch, a row each.
         foreach (var batch in _pairs.GroupBy(x => x.Clean.Count).SelectMany(g => g.Chunk(PairsPerBatch(senders.Count, g.Key))))
@@ -96,14 +96,17 @@ public sealed class EdgeAttribution
         var senderSites = senders.Select(Writes).Distinct().ToList();
         var receiverLayers = inputs.Select(r => r.Layer).Distinct().ToList();
         var mlpLayers = inputs.Where(r => r.Kind == ComponentKind.Mlp).Select(r => r.Layer).Distinct().ToList();
+        // Layers whose attention's input gradients are needed: where head inputs receive, and with parallel residuals
+        // where MLPs receive (the attention reads the same stream).
+        var attentionLayers = inputs.Where(r => r.Kind != ComponentKind.Mlp || c.ParallelResidual).Select(r => r.Layer).Distinct().ToList();
 
         var corrupted = new HookPlan(c).Cache(senderSites);
         using (no_grad()) _model.Forward(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corrupted);
 
-        // One backward: the metric's gradient at every receiver layer's queries, keys and values.
-        var clean = new HookPlan(c).Cache(senderSites).Cache(receiverLayers.Select(l => new Site(SiteKind.ResidPre, l)));
+        // One backward: the metric's gradient at those layers' queries, keys and values, and around receiving MLPs.
+        var clean = new HookPlan(c).Cache(senderSites).Cache(attentionLayers.Select(l => new Site(SiteKind.ResidPre, l)));
         var offsets = new Dictionary<Site, Tensor>();
-        var gradientSites = receiverLayers.SelectMany(l => Inputs.Select(kind => new Site(kind, l)))
+        var gradientSites = attentionLayers.SelectMany(l => Inputs.Select(kind => new Site(kind, l)))
             .Concat(mlpLayers.SelectMany(l => new[] { MlpReads(l), new Site(SiteKind.ResidPost, l) })).Distinct();
         foreach (var site in gradientSites)
         {
@@ -127,26 +130,27 @@ public sealed class EdgeAttribution
         }
         var deltas = stack([.. senders.Select(Delta)], 1);                                       // [B, S, T, D]
 
+        Tensor MlpShare(int layer) => gradient[MlpReads(layer)] - gradient[new Site(SiteKind.ResidPost, layer)];
         var sums = new List<(Component, Component, double)>();
         foreach (int layer in receiverLayers)
         {
             // Per input read at this layer, ∂M/∂(the stream as it reads it), [B, T, D]: a head input's row of the
             // attention's gradients (query heads, then key heads, then value heads), an MLP's from the stream.
-            var heads = ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient);   // [B, H + 2G, T, D]
+            var heads = attentionLayers.Contains(layer) ? ResidualGradients(layer, clean[new Site(SiteKind.ResidPre, layer)].detach(), gradient) : null;   // [B, H + 2G, T, D]
             Tensor Gradient(Component r) => r.Kind switch
             {
-                ComponentKind.Query => heads.select(1, r.Index),
-                ComponentKind.Key => heads.select(1, c.Heads + r.Index),
-                ComponentKind.Value => heads.select(1, c.Heads + c.KvHeads + r.Index),
+                ComponentKind.Query => heads!.select(1, r.Index),
+                ComponentKind.Key => heads!.select(1, c.Heads + r.Index),
+                ComponentKind.Value => heads!.select(1, c.Heads + c.KvHeads + r.Index),
                 // The skip path carries the gradient after the MLP; with parallel residuals the attention reads the same stream.
-                _ => gradient[MlpReads(layer)] - gradient[new Site(SiteKind.ResidPost, layer)] - (c.ParallelResidual ? heads.sum(1) : zeros_like(heads.select(1, 0))),
+                _ => c.ParallelResidual ? MlpShare(layer) - heads!.sum(1) : MlpShare(layer),
             };
             var into = inputs.Where(r => r.Layer == layer).ToList();
             // Head inputs read the layer's residual input; a sequential MLP reads later, after more senders wrote.
             foreach (var group in into.GroupBy(r => r.Kind == ComponentKind.Mlp))
             {
                 var receiving = group.ToList();
-                var from = Enumerable.Range(0, senders.Count).Where(i => Before(senders[i], receiving[0])).ToArray();
+                var from = Enumerable.Range(0, senders.Count).Where(i => EdgeEnds.Precedes(senders[i], receiving[0], c)).ToArray();
                 if (from.Length == 0) continue;
                 var g = stack([.. receiving.Select(r => Gradient(r).to_type(dtype) * At(r.Position))], 1);                                 // [B, N, T, D]
                 var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                // [B, S, T, D]
@@ -159,15 +163,8 @@ public sealed class EdgeAttribution
         return sums;
     }
 
-    // Where a layer's MLP reads the residual stream: after the attention, or beside it with parallel residuals.
-    private Site MlpReads(int layer) => new(_model.Config.ParallelResidual ? SiteKind.ResidPre : SiteKind.ResidMid, layer);
-
-    // Whether the sender writes before the receiving input reads: a head input reads its layer's residual input, a
-    // sequential MLP reads after its layer's heads wrote, a parallel one beside them.
-    private bool Before(Component sender, Component receiver) =>
-        receiver.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual
-            ? sender.Layer < receiver.Layer || (sender.Layer == receiver.Layer && sender.Kind == ComponentKind.Head)
-            : sender.Layer < receiver.Layer;
+    // Where a layer's MLP reads the residual stream.
+    private Site MlpReads(int layer) => EdgeEnds.Reads(new Component(ComponentKind.Mlp, layer), _model.Config);
 
     // ∂M/∂(the residual stream as each query, key and value head of a layer reads it), [B, H + 2G, T, D]: the input
     // gradients back through the head's slice of the projection, then the norm (one backward for all heads).
@@ -191,24 +188,10 @@ public sealed class EdgeAttribution
 
     private void Validate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)
     {
-        if (senders.Count == 0 || receivers.Count == 0)
-            throw new AttributionInputException("Edge attribution needs at least one sender and one receiver.");
+        EdgeEnds.Check("Edge attribution", senders, receivers, _model.Config);
         if (senders.GroupBy(x => x.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new AttributionInputException($"Sender {twice.Key} is listed twice.");
-        foreach (var s in senders)
-        {
-            if (s.Kind is not (ComponentKind.Head or ComponentKind.Mlp))
-                throw new AttributionInputException($"Edge attribution sends from heads and MLPs; {s.Id} is a {s.Kind} component.");
-            s.Validate(_model.Config);
-        }
-        foreach (var r in receivers)
-        {
-            if (r.Kind is not (ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value or ComponentKind.Mlp))
-                throw new AttributionInputException($"Edge attribution estimates edges into heads' queries, keys and values and MLPs' inputs; {r.Id} is a {r.Kind} component.");
-            r.Validate(_model.Config);
-        }
         foreach (var x in senders.Concat(receivers).Where(x => x.Position is int p && _pairs.Any(pair => p >= pair.Clean.Count)))
             throw new AttributionInputException($"Component {x.Id} selects a position beyond a pair's prompt.");
     }
-
 }

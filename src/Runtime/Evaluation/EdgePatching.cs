@@ -103,10 +103,8 @@ public sealed class EdgePatching
     private ReceiverInput Input(Component receiver, PatchAt via)
     {
         var c = _model.Config;
-        if (receiver.Kind is ComponentKind.Query or ComponentKind.Key or ComponentKind.Value)
-            return new(new Site(SiteKind.ResidPre, receiver.Layer), receiver);
-        if (receiver.Kind == ComponentKind.Mlp)
-            return new(new Site(c.ParallelResidual ? SiteKind.ResidPre : SiteKind.ResidMid, receiver.Layer), receiver);
+        var addAt = EdgeEnds.Reads(receiver, c);
+        if (receiver.Kind != ComponentKind.Head) return new(addAt, receiver);
         // A key or value head serves Heads / KvHeads query heads.
         int kv = receiver.Index / (c.Heads / c.KvHeads);
         var read = via switch
@@ -115,7 +113,7 @@ public sealed class EdgePatching
             PatchAt.Key => receiver with { Kind = ComponentKind.Key, Index = kv },
             _ => receiver with { Kind = ComponentKind.Value, Index = kv },
         };
-        return new(new Site(SiteKind.ResidPre, receiver.Layer), read);
+        return new(addAt, read);
     }
 
     // Pairs of one length per batch: the passes read the weights once for all of them.
@@ -172,30 +170,16 @@ public sealed class EdgePatching
 
     private void Validate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via)
     {
-        if (senders.Count == 0 || receivers.Count == 0)
-            throw new AttributionInputException("An edge needs at least one sender and one receiver.");
+        EdgeEnds.Check("Edge patching", senders, receivers, _model.Config);
         if (senders.Concat(receivers).GroupBy(x => x.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new AttributionInputException($"Component {twice.Key} is listed twice among the edge's senders and receivers.");
-        foreach (var x in senders)
-            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp))
-                throw new AttributionInputException($"Edge patching sends from heads and MLPs; {x.Id} is a {x.Kind} component.");
-        foreach (var x in receivers)
-            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value))
-                throw new AttributionInputException($"Edge patching receives at heads, their query, key or value, and MLPs; {x.Id} is a {x.Kind} component.");
-        foreach (var x in senders.Concat(receivers)) x.Validate(_model.Config);
         if (receivers.Any(r => r.Kind == ComponentKind.Head) && via == PatchAt.Output)
             throw new AttributionInputException("An edge enters a head through its query, key or value: pass PatchAt.Query, Key or Value, not Output.");
         if (receivers.FirstOrDefault(r => r.Kind == ComponentKind.Mlp) is { } m && via is PatchAt.Key or PatchAt.Value)
             throw new AttributionInputException($"{m.Id} is an MLP: it has no {via.ToString().ToLowerInvariant()} input (an edge enters an MLP through its input).");
         foreach (var s in senders)
             foreach (var r in receivers)
-                if (Writes(s) >= Reads(r))
+                if (!EdgeEnds.Precedes(s, r, _model.Config))
                     throw new AttributionInputException($"Edge {s.Id} → {r.Id}: the receiver reads its input before the sender writes; a sender must come earlier in the forward pass.");
     }
-
-    // Order in the forward pass: a layer's heads read resid_pre and write; a sequential MLP reads after them, a parallel
-    // one beside them.
-    private int Reads(Component x) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual ? 2 : 0);
-
-    private int Writes(Component x) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !_model.Config.ParallelResidual ? 2 : 1);
 }

@@ -1,0 +1,39 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Sites;
+
+namespace CircuitDsl.Runtime.Evaluation;
+
+/// <summary>What can stand at either end of an edge, and in which order (<see cref="EdgePatching"/>, <see cref="EdgeAttribution"/>).</summary>
+internal static class EdgeEnds
+{
+    /// <summary>
+    /// Checks both ends for <paramref name="method"/>: heads and MLPs send; heads, their queries, keys and values, and
+    /// MLPs' inputs receive; every component within the model.
+    /// </summary>
+    public static void Check(string method, IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, ModelConfig config)
+    {
+        if (senders.Count == 0 || receivers.Count == 0)
+            throw new AttributionInputException($"{method} needs at least one sender and one receiver.");
+        foreach (var x in senders)
+            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp))
+                throw new AttributionInputException($"{method} sends from heads and MLPs; {x.Id} is a {x.Kind} component.");
+        foreach (var x in receivers)
+            if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value))
+                throw new AttributionInputException($"{method} receives at heads, their queries, keys and values, and MLPs' inputs; {x.Id} is a {x.Kind} component.");
+        foreach (var x in senders.Concat(receivers)) x.Validate(config);
+    }
+
+    /// <summary>Where <paramref name="receiver"/> reads the residual stream: a head's inputs at its layer's input, an MLP after its layer's attention, or beside it with parallel residuals.</summary>
+    public static Site Reads(Component receiver, ModelConfig config) =>
+        new(receiver.Kind == ComponentKind.Mlp && !config.ParallelResidual ? SiteKind.ResidMid : SiteKind.ResidPre, receiver.Layer);
+
+    /// <summary>Whether <paramref name="sender"/> writes the residual stream before <paramref name="receiver"/> reads it.</summary>
+    public static bool Precedes(Component sender, Component receiver, ModelConfig config) => Writes(sender, config) < ReadOrder(receiver, config);
+
+    // Order in the forward pass: a layer's heads read its residual input and write; a sequential MLP reads after them
+    // and writes, a parallel one reads and writes beside them.
+    private static int ReadOrder(Component x, ModelConfig c) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !c.ParallelResidual ? 2 : 0);
+
+    private static int Writes(Component x, ModelConfig c) => 3 * x.Layer + (x.Kind == ComponentKind.Mlp && !c.ParallelResidual ? 2 : 1);
+}
