@@ -25,7 +25,7 @@ internal static class AttributeCommand
         var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => CurvatureScreen.Hutchinson };
         var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => 4 };
         var screenFraction = new Option<double?>("--screen-fraction") { Description = "Screened R̃ that earns an exact HVP, as a fraction of τ (default: 0.75 Hutchinson, 0.25 gradient difference)." };
-        var top = new Option<int>("--top") { Description = "Rows of the console table.", DefaultValueFactory = _ => 15 };
+        var top = CommonOptions.Top("Rows of the console table.", 15);
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };
         var shard = new Option<string?>("--shard") { Description = "Run shard i/n only (with --no-sff) and write --partial; combine with `circuit merge`." };

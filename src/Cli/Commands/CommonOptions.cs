@@ -24,6 +24,17 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
+    /// <summary>A count of table rows or measured items (<c>--top</c>): refused at parsing when negative, before any work.</summary>
+    public static Option<int> Top(string description, int defaultValue)
+    {
+        var option = new Option<int>("--top") { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is var n and < 0) result.AddError($"--top must be 0 or more; got {n}.");
+        });
+        return option;
+    }
+
     /// <summary>
     /// The device <paramref name="text"/> names. torch.device("cuda") on a build without CUDA fails with a native
     /// trace, and unknown names with an enum-parsing message, so both are checked here first.

@@ -22,6 +22,10 @@ internal static class DemoCommand
         var device = CommonOptions.Device();
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Report folder.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("reports", "demo")) };
         var pairs = new Option<int>("--pairs") { Description = "Name-swap prompt pairs for the landscape (at most the hypothesis's 16).", DefaultValueFactory = _ => 16 };
+        pairs.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is var n and < 1) result.AddError($"--pairs must be at least 1; got {n}.");
+        });
         var command = new Command("demo", "Run Screen–Flag–Fix against exact patching on the embedded IOI toy model and write a report.") { model, device, output, pairs };
         command.SetAction(parse =>
         {

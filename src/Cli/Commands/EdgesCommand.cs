@@ -23,7 +23,7 @@ internal static class EdgesCommand
         var pairs = new PairOptions();
         var senders = new Option<string>("--senders") { Description = "Sending components: heads, mlps or ids (L0H1,L0MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
         var receivers = new Option<string>("--receivers") { Description = "Receivers: heads (their query, key and value heads), mlps (their inputs), qkv, or ids (L1H0, L1H0Q, L1H1K, L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
-        var top = new Option<int>("--top") { Description = "Edges, by |estimate|, measured exactly by path patching (0: none).", DefaultValueFactory = _ => 10 };
+        var top = CommonOptions.Top("Edges, by |estimate|, measured exactly by path patching (0: none).", 10);
         var json = new Option<FileInfo?>("--json") { Description = "Write every edge's estimate (and the exact effects measured) as JSON." };
         var command = new Command("edges", "Screen every edge into heads' queries, keys and values and MLPs' inputs (edge attribution patching); measure the largest exactly.")
         {
@@ -39,7 +39,6 @@ internal static class EdgesCommand
             var from = Components.Parse(parse.GetValue(senders)!, m.Config, positions);
             var into = Components.Parse(parse.GetValue(receivers)!, m.Config, positions);
             int measured = parse.GetValue(top);
-            if (measured < 0) throw new ArgumentException($"--top must be 0 or more; got {measured}.");
 
             var clock = Stopwatch.StartNew();
             var estimates = new EdgeAttribution(m, data).Estimate(from, into);

@@ -13,7 +13,7 @@ internal static class MergeCommand
     {
         var partials = new Argument<FileInfo[]>("partials") { Description = "Partial result files written by --shard.", Arity = ArgumentArity.OneOrMore };
         var json = new Option<FileInfo?>("--json") { Description = "Write the merged result as JSON." };
-        var top = new Option<int>("--top") { Description = "Rows of the console table.", DefaultValueFactory = _ => 15 };
+        var top = CommonOptions.Top("Rows of the console table.", 15);
         var command = new Command("merge", "Merge partial results from sharded runs (refuses partials of different models, configs or versions).") { partials, json, top };
         command.SetAction(parse =>
         {

@@ -8,12 +8,14 @@ public static class Generation
     /// <summary>
     /// Extends <paramref name="prompt"/> until it holds <paramref name="steps"/> + 1 tokens (llama2.c's convention:
     /// steps counts positions including the prompt), stopping early at <paramref name="stopId"/>. Greedy when
-    /// <paramref name="temperature"/> is 0, else sampled with <paramref name="seed"/>.
+    /// <paramref name="temperature"/> is 0, else sampled with <paramref name="seed"/>. As in llama2.c, no sequence
+    /// grows beyond the model's context (<see cref="Loading.ModelConfig.MaxPositions"/>).
     /// </summary>
     public static List<int> Generate(HookedTransformer model, IReadOnlyList<int> prompt, int steps,
         double temperature = 0, int? stopId = null, long seed = 0)
     {
         if (prompt.Count == 0) throw new ArgumentException("The prompt needs at least one token (e.g. BOS).", nameof(prompt));
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, $"Steps count positions, prompt included, and must be ≥ 1; got {steps}.");
         if (temperature < 0) throw new ArgumentOutOfRangeException(nameof(temperature), "Temperature must be ≥ 0.");
         var ids = prompt.ToList();
         var generator = new Generator((ulong)seed);

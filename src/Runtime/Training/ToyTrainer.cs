@@ -18,8 +18,11 @@ public static class ToyTrainer
     /// <summary>Trains <paramref name="task"/>'s model for <paramref name="steps"/> steps.</summary>
     public static ToyTrainingResult Train(ToyTask task, int? steps = null, int seed = 0, int batch = 64, IProgress<(int Step, int Total, double Loss)>? progress = null)
     {
-        using var gc = BackgroundGcPause.Enter();
         int total = steps ?? task.DefaultSteps;
+        // Zero steps would write an untrained model with a NaN loss as if trained.
+        if (total < 1) throw new ArgumentOutOfRangeException(nameof(steps), total, $"Training needs at least one step; got {total}.");
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"A training batch needs at least one example; got {batch}.");
+        using var gc = BackgroundGcPause.Enter();
         torch.manual_seed(seed);
         var random = new Random(seed);
         var model = Initialise(task.Config, seed);

@@ -12,7 +12,8 @@ public class CliTests
     internal static (int Code, string Output) RunArgs(string[] args)
     {
         var output = new StringWriter();
-        int code = CircuitCli.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, EnableDefaultExceptionHandler = false });
+        // Parse errors go to the error writer: one transcript keeps them in order with the output.
+        int code = CircuitCli.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
         return (code, output.ToString());
     }
 
@@ -32,6 +33,18 @@ public class CliTests
         var (code, output) = Run("--version");
         code.Should().Be(0);
         output.Trim().Should().StartWith("0.1.0");
+    }
+
+    [Theory]
+    [InlineData("--top must be 0 or more; got -1.", "attribute", "--model", "m", "--top", "-1")]
+    [InlineData("--top must be 0 or more; got -2.", "edges", "--model", "m", "--top", "-2")]
+    [InlineData("--top must be 0 or more; got -1.", "merge", "partial.json", "--top", "-1")]
+    [InlineData("--pairs must be at least 1; got 0.", "demo", "--pairs", "0")]
+    public void Negative_counts_are_refused_at_parsing_before_any_work(string message, params string[] args)
+    {
+        var (code, output) = RunArgs(args);
+        code.Should().NotBe(0);
+        output.Should().Contain(message);
     }
 
     [SkippableFact]

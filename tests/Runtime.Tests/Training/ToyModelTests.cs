@@ -28,6 +28,24 @@ public class ToyModelTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(0, 16, "*at least one step*0*")]
+    [InlineData(-1, 16, "*at least one step*-1*")]
+    [InlineData(5, 0, "*at least one example*0*")]
+    public void Training_without_steps_or_examples_is_refused_not_written_untrained(int steps, int batch, string message)
+    {
+        var act = () => ToyTrainer.Train(ToyTask.Create("ioi"), steps, batch: batch);
+        act.Should().Throw<ArgumentOutOfRangeException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void Generation_needs_at_least_one_step()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var act = () => Generation.Generate(model, [1, 2], steps: 0);
+        act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*must be ≥ 1*0*");
+    }
+
+    [Theory]
     [InlineData("induction")]
     [InlineData("ioi")]
     [InlineData("greater-than")]
