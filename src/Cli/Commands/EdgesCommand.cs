@@ -42,6 +42,8 @@ internal static class EdgesCommand
 
             var clock = Stopwatch.StartNew();
             var estimates = new EdgeAttribution(m, data).Estimate(from, into);
+            if (estimates.Count == 0)
+                throw new ArgumentException("No edge to estimate: every receiver reads the residual stream before every sender writes it; a sender must come earlier in the forward pass.");
             double screenSeconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
             var patching = new EdgePatching(m, data);

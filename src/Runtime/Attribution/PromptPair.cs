@@ -26,6 +26,11 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
         foreach (int id in Clean.Concat(Corrupted).Append(Answer).Append(Wrong))
             if (id < 0 || id >= vocabSize)
                 throw new AttributionInputException($"Pair {index}: token id {id} is outside the vocabulary 0..{vocabSize - 1}.");
+        // Either would give every estimate and every patch 0, silently.
+        if (Answer == Wrong)
+            throw new AttributionInputException($"Pair {index}: the answer and the wrong token are the same ({Answer}), so the logit difference is 0 in every run; give a competing token.");
+        if (Clean.SequenceEqual(Corrupted))
+            throw new AttributionInputException($"Pair {index}: the clean and corrupted prompts are the same tokens, so no activation differs between them; corrupt the prompt.");
     }
 
     /// <summary>Builds a pair from text, requiring single-token answers.</summary>
@@ -61,7 +66,7 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
                 var e = doc.RootElement;
                 pairs.Add(new PromptPair(Ids(e, "clean"), Ids(e, "corrupted"), Id(e, "answer"), Id(e, "wrong")));
             }
-            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {
                 throw new AttributionInputException($"{path}:{line}: {ex.Message}; expected {{\"clean\", \"corrupted\", \"answer\", \"wrong\"}}.");
             }
@@ -71,14 +76,17 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
 
         IReadOnlyList<int> Ids(JsonElement e, string key)
         {
-            var v = e.GetProperty(key);
+            var v = Field(e, key);
             if (v.ValueKind == JsonValueKind.Array) return v.EnumerateArray().Select(x => x.GetInt32()).ToList();
             return (tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give token ids.")).Encode(v.GetString()!);
         }
 
+        JsonElement Field(JsonElement e, string key) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(key, out var v) ? v
+            : throw new AttributionInputException($"{path}:{line}: no \"{key}\"; expected {{\"clean\", \"corrupted\", \"answer\", \"wrong\"}}.");
+
         int Id(JsonElement e, string key)
         {
-            var v = e.GetProperty(key);
+            var v = Field(e, key);
             if (v.ValueKind == JsonValueKind.Number) return v.GetInt32();
             return SingleToken(tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give a token id."), v.GetString()!);
         }

@@ -167,6 +167,15 @@ public class EdgesCommandTests
     }
 
     [Fact]
+    public void Edges_with_every_receiver_before_every_sender_is_a_clear_error()
+    {
+        var act = () => CliTests.Run("edges", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"),
+            "--clean", "When Mary and John went to the store", "--corrupt", "When Mary and Anna went to the store",
+            "--answer", "#1", "--wrong", "#2", "--senders", "L1H0", "--receivers", "L0H0");
+        act.Should().Throw<ArgumentException>().WithMessage("No edge to estimate*sender must come earlier*");
+    }
+
+    [Fact]
     public void Edges_without_a_pair_is_a_clear_error()
     {
         var act = () => CliTests.Run("edges", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"));

@@ -24,10 +24,28 @@ public class AttributionInputTests
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Head, 0, 9)])).Should().Throw<SiteOutOfRangeException>().WithMessage("*L0H9*0..3*");
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Head, 5, 0)])).Should().Throw<SiteOutOfRangeException>().WithMessage("*layers are 0..1*");
         engine.Invoking(e => e.Run([good with { Answer = 500 }], heads)).Should().Throw<AttributionInputException>().WithMessage("*500*outside the vocabulary*");
+        engine.Invoking(e => e.Run([good with { Wrong = 7 }], heads)).Should().Throw<AttributionInputException>().WithMessage("*answer and the wrong token are the same (7)*");
+        engine.Invoking(e => e.Run([good with { Corrupted = good.Clean }], heads)).Should().Throw<AttributionInputException>().WithMessage("*clean and corrupted prompts are the same*");
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Residual, 0, 9)])).Should().Throw<AttributionInputException>().WithMessage("*L0R9*position*");
         new AttributionEngine(model, new AttributionOptions { Tau = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*τ*");
         new AttributionEngine(model, new AttributionOptions { K = 0 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*K*");
         new AttributionEngine(model, new AttributionOptions { ScreenTauFraction = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*fraction of τ*[0, 1]*1.5*");
+    }
+
+    [Theory]
+    [InlineData("{\"clean\": [1, 2], \"corrupted\": [1, 3], \"answer\": 4}", "*:1: no \"wrong\"*")]
+    [InlineData("[1, 2]", "*:1: no \"clean\"*")]
+    [InlineData("not json", "*:1: *invalid JSON*")]
+    public void A_pairs_file_line_that_is_not_a_pair_names_its_line_and_what_is_missing(string line, string message)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"cdsl-pairs-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllText(path, line + "\n");
+        try
+        {
+            var act = () => PromptPair.ReadJsonl(path, tokenizer: null);
+            act.Should().Throw<AttributionInputException>().WithMessage(message);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
