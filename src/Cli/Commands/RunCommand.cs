@@ -25,8 +25,11 @@ internal static class RunCommand
             var console = Output.Console(parse);
             string assemblyPath = Resolve(parse.GetValue(target)!);
             var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(Path.GetFullPath(assemblyPath));
-            var plans = Plans(assembly).Where(p => parse.GetValue(only) is not { } name || p.Type.Name == name).ToList();
-            if (plans.Count == 0) throw new ArgumentException($"{assemblyPath} declares no [Experiment] (no generated Plan found).");
+            var declared = Plans(assembly).ToList();
+            if (declared.Count == 0) throw new ArgumentException($"{assemblyPath} declares no [Experiment] (no generated Plan found).");
+            var plans = declared.Where(p => parse.GetValue(only) is not { } name || p.Type.Name == name).ToList();
+            if (plans.Count == 0)
+                throw new ArgumentException($"{assemblyPath} declares no experiment named '{parse.GetValue(only)}'; it declares {string.Join(", ", declared.Select(p => p.Type.Name))}.");
             foreach (var (type, plan) in plans)
             {
                 string path = parse.GetValue(model) ?? MatchingEmbeddedModel(plan)

@@ -18,6 +18,13 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void An_experiment_name_not_declared_lists_the_declared_ones()
+    {
+        var act = () => CliTests.Run("run", typeof(CircuitCli).Assembly.Location, "--experiment", "IoiToyNameSwapp");
+        act.Should().Throw<ArgumentException>().WithMessage("*no experiment named 'IoiToyNameSwapp'; it declares IoiToyNameSwap*");
+    }
+
+    [Fact]
     public void Run_on_something_that_is_not_a_project_is_a_clear_error()
     {
         var act = () => CliTests.Run("run", "README.md");
