@@ -7,9 +7,12 @@ namespace CircuitDsl.Runtime.Tokenizers;
 public static class TokenizerLoader
 {
     /// <summary>
-    /// Looks, in order, for llama2.c's <c>tok*.bin</c>/<c>tokenizer.bin</c>, our toy models' <c>words.txt</c>, GPT-2 BPE <c>vocab.json</c> +
-    /// <c>merges.txt</c>, SentencePiece <c>tokenizer.model</c>; a GPT-2 model with none of these gets the GPT-2
-    /// (r50k) vocabulary bundled with Microsoft.ML.Tokenizers.
+    /// Looks, in order, for llama2.c's <c>tok*.bin</c>/<c>tokenizer.bin</c>, our toy models' <c>words.txt</c>, a
+    /// byte-level BPE <c>tokenizer.json</c> (GPT-2, GPT-NeoX/Pythia, Qwen2, Llama-3; <see cref="HfTokenizerJson"/>),
+    /// byte-level BPE <c>vocab.json</c> + <c>merges.txt</c> (split as GPT-2 does, or as Qwen2 does for Qwen2 models),
+    /// SentencePiece <c>tokenizer.model</c>; a GPT-2 model with none of these gets the GPT-2 (r50k) vocabulary bundled
+    /// with Microsoft.ML.Tokenizers. A <c>tokenizer.json</c> of another kind, with nothing else beside it, is refused
+    /// with the reason.
     /// </summary>
     public static ITextTokenizer Load(string modelPath, ModelConfig config)
     {
@@ -26,12 +29,15 @@ public static class TokenizerLoader
         string words = Path.Combine(folder, "words.txt");
         if (File.Exists(words)) return WordTokenizer.Load(words);
 
+        // tokenizer.json carries its own split and added tokens, which vocab.json + merges.txt leave to the family.
+        string json = Path.Combine(folder, "tokenizer.json");
+        if (File.Exists(json) && HfTokenizerJson.IsByteLevelBpe(json))
+            return HfTokenizerJson.Load(json, config.VocabSize);
         string vocab = Path.Combine(folder, "vocab.json"), merges = Path.Combine(folder, "merges.txt");
         if (File.Exists(vocab) && File.Exists(merges))
         {
-            using var v = File.OpenRead(vocab);
-            using var m = File.OpenRead(merges);
-            return new MlTokenizer(CodeGenTokenizer.Create(v, m, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false), config.VocabSize, null);
+            bool qwen = config.Family == ModelFamily.Qwen2;
+            return new MlTokenizer(ByteLevelBpe.FromFiles(vocab, merges, qwen ? ByteLevelBpe.Qwen2Pattern : ByteLevelBpe.Gpt2Pattern, nfc: qwen), config.VocabSize, null);
         }
         string sentencePiece = Path.Combine(folder, "tokenizer.model");
         if (File.Exists(sentencePiece))
@@ -39,9 +45,11 @@ public static class TokenizerLoader
             using var s = File.OpenRead(sentencePiece);
             return new MlTokenizer(LlamaTokenizer.Create(s), config.VocabSize, config.BosTokenId);
         }
+        if (File.Exists(json))
+            return HfTokenizerJson.Load(json, config.VocabSize);   // refused, with the reason
         if (config.Family == ModelFamily.Gpt2 && config.VocabSize == 50257)
             return Gpt2();
-        throw new ModelLoadException(folder, "no tokenizer found: add tokenizer.bin (llama2.c), vocab.json + merges.txt (GPT-2 BPE) or tokenizer.model (SentencePiece), or pass token ids.");
+        throw new ModelLoadException(folder, "no tokenizer found: add tokenizer.bin (llama2.c), tokenizer.json or vocab.json + merges.txt (byte-level BPE) or tokenizer.model (SentencePiece), or pass token ids.");
     }
 
     /// <summary>The GPT-2 BPE vocabulary (r50k), bundled, no download.</summary>
