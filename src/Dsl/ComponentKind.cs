@@ -17,4 +17,9 @@ public enum ComponentKind
     Key,
     /// <summary>A key/value head's value input (<c>attn.v</c> slice), id <c>L{l}H{g}V</c>.</summary>
     Value,
+    /// <summary>The embedding as the first layer reads it (<c>embed</c>), id <c>embed</c>: an edge's sender.</summary>
+    Embedding,
+    /// <summary>The unembedding's input, the residual stream after the last layer as the final norm reads it, id
+    /// <c>logits</c>: an edge's receiver.</summary>
+    Logits,
 }

@@ -80,7 +80,7 @@ public readonly struct ComponentRef : IEquatable<ComponentRef>
     /// <summary>Token position, or −1 for all.</summary>
     public int Position { get; }
 
-    /// <summary>The stable id (<c>L9H9</c>, <c>L0MLP</c>, <c>L3N17</c>, <c>L2R4</c>, <c>L7H3Q</c>, <c>L9H9@14</c>).</summary>
+    /// <summary>The stable id (<c>L9H9</c>, <c>L0MLP</c>, <c>L3N17</c>, <c>L2R4</c>, <c>L7H3Q</c>, <c>L9H9@14</c>, <c>embed</c>, <c>logits</c>).</summary>
     public string Id
     {
         get
@@ -93,6 +93,8 @@ public readonly struct ComponentRef : IEquatable<ComponentRef>
                 ComponentKind.Residual => $"L{Layer}R{Index}",
                 ComponentKind.Query => $"L{Layer}H{Index}Q",
                 ComponentKind.Key => $"L{Layer}H{Index}K",
+                ComponentKind.Embedding => "embed",
+                ComponentKind.Logits => "logits",
                 _ => $"L{Layer}H{Index}V",
             };
             return Position >= 0 && Kind != ComponentKind.Residual ? id + "@" + Position : id;

@@ -74,7 +74,7 @@ public sealed class CircuitAssertions(CircuitUnderTest subject) : ReferenceTypeA
         Execute.Assertion.BecauseOf(because, becauseArgs)
             .ForCondition(carries)
             .FailWith(Message.Text(string.Create(CultureInfo.InvariantCulture,
-                $"Expected the edge {sender} → {receiver} ({effect.Input}) to carry at least {atLeast:P0} of the clean-to-corrupted gap{{reason}}, but it carries {effect.Fraction:P0} ({effect.Effect:+0.000;-0.000} of {effect.Gap:+0.000;-0.000}){others}.")));
+                $"Expected the edge {sender} → {receiver} ({effect.Input}) to carry at least {atLeast:P0} of the clean-to-corrupted gap{{reason}}, but it carries {effect.Fraction:P0} ({effect.Effect:+0.000;-0.000;0.000} of {effect.Gap:+0.000;-0.000;0.000}){others}.")));
         return new AndConstraint<CircuitAssertions>(this);
     }
 
@@ -88,7 +88,7 @@ public sealed class CircuitAssertions(CircuitUnderTest subject) : ReferenceTypeA
     private static string Lines(IEnumerable<(string Id, double Change)> items, string verb)
     {
         var sb = new StringBuilder();
-        foreach (var (id, change) in items) sb.Append(CultureInfo.InvariantCulture, $"\n  {verb} {id,-8} changes f by {change:+0.000;-0.000}");
+        foreach (var (id, change) in items) sb.Append(CultureInfo.InvariantCulture, $"\n  {verb} {id,-8} changes f by {change:+0.000;-0.000;0.000}");
         return sb.ToString();
     }
 }

@@ -23,5 +23,5 @@ public static class FailureTable
         return sb.ToString();
     }
 
-    private static string F(double? v) => v is double d ? d.ToString("+0.000;-0.000", CultureInfo.InvariantCulture).PadLeft(9) : "        –";
+    private static string F(double? v) => v is double d ? d.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture).PadLeft(9) : "        –";
 }

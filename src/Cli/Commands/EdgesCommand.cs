@@ -11,8 +11,8 @@ using Spectre.Console;
 namespace CircuitDsl.Cli.Commands;
 
 /// <summary>
-/// <c>circuit edges</c>: every edge from heads and MLPs into later heads' queries, keys and values and MLPs' inputs
-/// screened by edge attribution patching, the largest measured exactly by path patching.
+/// <c>circuit edges</c>: every edge from the embedding, heads and MLPs into later heads' queries, keys and values, MLPs'
+/// inputs and the logits screened by edge attribution patching, the largest measured exactly by path patching.
 /// </summary>
 internal static class EdgesCommand
 {
@@ -21,11 +21,11 @@ internal static class EdgesCommand
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
         var pairs = new PairOptions();
-        var senders = new Option<string>("--senders") { Description = "Sending components: heads, mlps or ids (L0H1,L0MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
-        var receivers = new Option<string>("--receivers") { Description = "Receivers: heads (their query, key and value heads), mlps (their inputs), qkv, or ids (L1H0, L1H0Q, L1H1K, L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
+        var senders = new Option<string>("--senders") { Description = "Senders: embed, heads, mlps or ids (embed@3, L0H1, L0MLP), comma-separated.", DefaultValueFactory = _ => "embed,heads,mlps" };
+        var receivers = new Option<string>("--receivers") { Description = "Receivers: heads (their query, key and value heads), mlps (their inputs), qkv, logits, or ids (L1H0, L1H0Q, L1H1K, L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps,logits" };
         var top = CommonOptions.Top("Edges, by |estimate|, measured exactly by path patching (0: none).", 10);
         var json = new Option<FileInfo?>("--json") { Description = "Write every edge's estimate (and the exact effects measured) as JSON." };
-        var command = new Command("edges", "Screen every edge into heads' queries, keys and values and MLPs' inputs (edge attribution patching); measure the largest exactly.")
+        var command = new Command("edges", "Screen every edge from the embedding, heads and MLPs into heads' queries, keys and values, MLPs' inputs and the logits (edge attribution patching); measure the largest exactly.")
         {
             model, device, senders, receivers, top, json,
         };

@@ -89,6 +89,6 @@ internal static class AttributionTable
         return table;
     }
 
-    private static string Format(double? value, string format = "+0.0000;-0.0000") =>
+    private static string Format(double? value, string format = "+0.0000;-0.0000;0.0000") =>
         value is double v ? (double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "NaN") : "[grey]–[/]";
 }

@@ -134,7 +134,7 @@ public static class AttributionReport
     private static string Html(AttributionResult result, string title, string? hypothesis, IReadOnlyList<EdgeEffect> edges)
     {
         string E(string s) => WebUtility.HtmlEncode(s);
-        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000", CultureInfo.InvariantCulture) : "–";
+        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "–";
         var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>")
           .Append("*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1650px;color:#222}img{max-width:100%;height:auto;border:1px solid #ddd}")

@@ -184,6 +184,8 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         if (duplicate is not null) throw new AttributionInputException($"Component {duplicate.Key} is listed twice.");
         foreach (var c in components)
         {
+            if (c.Kind is ComponentKind.Embedding or ComponentKind.Logits)
+                throw new AttributionInputException($"{c.Id} is an end of edges (EdgePatching, EdgeAttribution, circuit edges), not a component to attribute; the embedding at position p is L0R{{p}}.");
             c.Validate(model.Config);
             if (c.FirstPosition >= positions)
                 throw new AttributionInputException($"Component {c.Id} selects a position beyond the prompts' {positions} tokens.");

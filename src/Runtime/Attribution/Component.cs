@@ -23,6 +23,8 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
         ComponentKind.Query => SiteKind.AttnQ,
         ComponentKind.Key => SiteKind.AttnK,
         ComponentKind.Value => SiteKind.AttnV,
+        ComponentKind.Embedding => SiteKind.Embed,
+        ComponentKind.Logits => SiteKind.FinalNorm,
         _ => throw new InvalidOperationException(),
     }, Layer);
 
@@ -93,12 +95,16 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
         return indices;
     }
 
-    /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>).</summary>
+    /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>, <c>embed</c>, <c>logits</c>).</summary>
     public static Component Parse(string id)
     {
+        var end = System.Text.RegularExpressions.Regex.Match(id, @"^(embed|logits)(?:@(\d+))?$");
+        if (end.Success)
+            return new Component(end.Groups[1].Value == "embed" ? ComponentKind.Embedding : ComponentKind.Logits, 0, 0,
+                end.Groups[2].Success ? int.Parse(end.Groups[2].Value) : null);
         var m = System.Text.RegularExpressions.Regex.Match(id, @"^L(\d+)(?:H(\d+)([QKV])?|(MLP)|N(\d+)|R(\d+))(?:@(\d+))?$");
         if (!m.Success)
-            throw new FormatException($"'{id}' is not a component id; expected L{{layer}}H{{head}}, L{{layer}}MLP, L{{layer}}N{{neuron}}, L{{layer}}R{{position}}, optionally with Q/K/V after the head and @position.");
+            throw new FormatException($"'{id}' is not a component id; expected L{{layer}}H{{head}}, L{{layer}}MLP, L{{layer}}N{{neuron}}, L{{layer}}R{{position}}, optionally with Q/K/V after the head and @position, or embed or logits (edge ends).");
         int layer = int.Parse(m.Groups[1].Value);
         int? position = m.Groups[7].Success ? int.Parse(m.Groups[7].Value) : null;
         if (m.Groups[2].Success)
@@ -145,7 +151,8 @@ public static class Components
             from h in Enumerable.Range(0, kind == ComponentKind.Query ? c.Heads : c.KvHeads)
             select new Component(kind, l, h)];
 
-    /// <summary>Parses a comma-separated list of set names (<c>heads,mlps,neurons,resid,qkv,heads-pos</c>) or ids.</summary>
+    /// <summary>Parses a comma-separated list of set names (<c>heads,mlps,neurons,resid,qkv,heads-pos</c>, and the edge
+    /// ends <c>embed</c> and <c>logits</c>) or ids.</summary>
     public static IReadOnlyList<Component> Parse(string spec, ModelConfig c, int positions)
     {
         var list = new List<Component>();
@@ -159,6 +166,8 @@ public static class Components
                 "resid" => Residual(c, positions),
                 "qkv" => QueryKeyValue(c),
                 "heads-pos" => HeadsPerPosition(c, positions),
+                "embed" => [new Component(ComponentKind.Embedding, 0)],
+                "logits" => [new Component(ComponentKind.Logits, 0)],
                 _ => [Component.Parse(part)],
             });
         }

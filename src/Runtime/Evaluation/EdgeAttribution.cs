@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Evaluation;
 
-/// <summary>One edge's first-order estimate: sender → a head's query, a key or value head, or an MLP's input.</summary>
-/// <param name="Sender">A head or MLP.</param>
+/// <summary>One edge's first-order estimate: sender → a head's query, a key or value head, an MLP's input or the logits.</summary>
+/// <param name="Sender">The embedding, a head or an MLP.</param>
 /// <param name="Receiver">The input it enters: a query (<c>L4H2Q</c>), key (<c>L4H1K</c>) or value (<c>L4H1V</c>)
-/// component — on grouped-query models a key or value head serves several query heads — or an MLP.</param>
+/// component — on grouped-query models a key or value head serves several query heads — an MLP, or the logits.</param>
 /// <param name="Atp">Mean over pairs of δ_sᵀ ∂M/∂(the residual stream as the receiver's input reads it).</param>
 public sealed record EdgeEstimate(Component Sender, Component Receiver, double Atp)
 {
@@ -22,19 +22,19 @@ public sealed record EdgeEstimate(Component Sender, Component Receiver, double A
     };
 
     /// <inheritdoc />
-    public override string ToString() => $"{Sender.Id} → {Receiver.Id}: {Atp:+0.000;-0.000}";
+    public override string ToString() => $"{Sender.Id} → {Receiver.Id}: {Atp:+0.000;-0.000;0.000}";
 }
 
 /// <summary>
-/// Edge attribution patching (EAP; Syed et al. 2023): AtP for edges. For every sender s (a head or MLP) and every
-/// receiver input r at once — a head's query, key or value, an MLP's input — δ_sᵀ g_r, with δ_s the sender's change in
+/// Edge attribution patching (EAP; Syed et al. 2023): AtP for edges. For every sender s (the embedding, a head or an
+/// MLP) and every receiver input r at once — a head's query, key or value, an MLP's input, the logits' — δ_sᵀ g_r, with δ_s the sender's change in
 /// the residual stream and g_r the gradient of the metric with respect to the residual stream as r reads it (through
 /// its own norm and projection or MLP only; every other path held clean): the first-order estimate of
 /// <see cref="EdgePatching"/>'s exact effect. A head input's g_r is the gradient at its query, key or value taken back
 /// through its slice of the projection and the norm; an MLP's is the gradient at the residual stream where it reads
 /// minus the gradient at the stream after it (which the skip path carries), less the attention's share where
-/// attention reads the same stream (parallel residuals). Per pair: a corrupted forward, a clean forward and backward,
-/// and one backward through each receiving layer's attention norm. Like AtP it can lie where the network bends:
+/// attention reads the same stream (parallel residuals); the logits' is the gradient after the last layer. Per pair:
+/// a corrupted forward, a clean forward and backward, and one backward through each receiving layer's attention norm. Like AtP it can lie where the network bends:
 /// measure the edges that matter exactly with <see cref="EdgePatching"/>.
 /// </summary>
 public sealed class EdgeAttribution
@@ -55,9 +55,10 @@ public sealed class EdgeAttribution
     }
 
     /// <summary>
-    /// The estimate of every edge from <paramref name="senders"/> (heads, MLPs) into the inputs of
+    /// The estimate of every edge from <paramref name="senders"/> (the embedding, heads, MLPs) into the inputs of
     /// <paramref name="receivers"/> that come after them: a head's query and the key and value heads it reads (each
-    /// once), the query, key or value component given, or an MLP's input. Edges against the forward order are left out.
+    /// once), the query, key or value component given, an MLP's input, or the logits. Edges against the forward order
+    /// are left out.
     /// </summary>
     public IReadOnlyList<EdgeEstimate> Estimate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)
     {
@@ -94,20 +95,27 @@ public sealed class EdgeAttribution
         // Heads write attn.result (their slice), MLPs mlp_out.
         Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
         var senderSites = senders.Select(Writes).Distinct().ToList();
-        var receiverLayers = inputs.Select(r => r.Layer).Distinct().ToList();
+        var logits = inputs.Where(r => r.Kind == ComponentKind.Logits).ToList();
+        var layered = inputs.Except(logits).ToList();
+        var receiverLayers = layered.Select(r => r.Layer).Distinct().ToList();
         var mlpLayers = inputs.Where(r => r.Kind == ComponentKind.Mlp).Select(r => r.Layer).Distinct().ToList();
         // Layers whose attention's input gradients are needed: where head inputs receive, and with parallel residuals
         // where MLPs receive (the attention reads the same stream).
-        var attentionLayers = inputs.Where(r => r.Kind != ComponentKind.Mlp || c.ParallelResidual).Select(r => r.Layer).Distinct().ToList();
+        var attentionLayers = inputs.Where(r => r.Kind is not (ComponentKind.Mlp or ComponentKind.Logits) || (r.Kind == ComponentKind.Mlp && c.ParallelResidual))
+            .Select(r => r.Layer).Distinct().ToList();
+        // The logits read the stream after the last layer, through the final norm alone.
+        var final = new Site(SiteKind.ResidPost, c.Layers - 1);
 
         var corrupted = new HookPlan(c).Cache(senderSites);
         using (no_grad()) _model.Forward(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corrupted);
 
-        // One backward: the metric's gradient at those layers' queries, keys and values, and around receiving MLPs.
+        // One backward: the metric's gradient at those layers' queries, keys and values, around receiving MLPs, and
+        // after the last layer for the logits.
         var clean = new HookPlan(c).Cache(senderSites).Cache(attentionLayers.Select(l => new Site(SiteKind.ResidPre, l)));
         var offsets = new Dictionary<Site, Tensor>();
         var gradientSites = attentionLayers.SelectMany(l => Inputs.Select(kind => new Site(kind, l)))
-            .Concat(mlpLayers.SelectMany(l => new[] { MlpReads(l), new Site(SiteKind.ResidPost, l) })).Distinct();
+            .Concat(mlpLayers.SelectMany(l => new[] { MlpReads(l), new Site(SiteKind.ResidPost, l) }))
+            .Concat(logits.Count > 0 ? [final] : []).Distinct();
         foreach (var site in gradientSites)
         {
             offsets[site] = zeros([pairs.Length, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
@@ -145,7 +153,7 @@ public sealed class EdgeAttribution
                 // The skip path carries the gradient after the MLP; with parallel residuals the attention reads the same stream.
                 _ => c.ParallelResidual ? MlpShare(layer) - heads!.sum(1) : MlpShare(layer),
             };
-            var into = inputs.Where(r => r.Layer == layer).ToList();
+            var into = layered.Where(r => r.Layer == layer).ToList();
             // Head inputs read the layer's residual input; a sequential MLP reads later, after more senders wrote.
             foreach (var group in into.GroupBy(r => r.Kind == ComponentKind.Mlp))
             {
@@ -155,12 +163,24 @@ public sealed class EdgeAttribution
                 var g = stack([.. receiving.Select(r => Gradient(r).to_type(dtype) * At(r.Position))], 1);                                 // [B, N, T, D]
                 var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                // [B, S, T, D]
                 var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-                for (int si = 0; si < from.Length; si++)
-                    for (int n = 0; n < receiving.Count; n++)
-                        sums.Add((senders[from[si]], receiving[n], values[si * receiving.Count + n]));
+                Add(from, receiving, values);
             }
         }
+        if (logits.Count > 0)
+        {
+            // Every sender writes before the logits read.
+            var g = stack([.. logits.Select(r => gradient[final].to_type(dtype) * At(r.Position))], 1);                                   // [B, N, T, D]
+            Add([.. Enumerable.Range(0, senders.Count)], logits, einsum("bstd,bntd->sn", deltas, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray());
+        }
         return sums;
+
+        // values[s, n]: sender from[s] into receiving[n].
+        void Add(int[] from, List<Component> receiving, double[] values)
+        {
+            for (int si = 0; si < from.Length; si++)
+                for (int n = 0; n < receiving.Count; n++)
+                    sums.Add((senders[from[si]], receiving[n], values[si * receiving.Count + n]));
+        }
     }
 
     // Where a layer's MLP reads the residual stream.

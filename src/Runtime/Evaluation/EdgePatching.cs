@@ -15,31 +15,32 @@ namespace CircuitDsl.Runtime.Evaluation;
 /// <param name="Via">The receiving heads' input the edge enters.</param>
 /// <param name="Effect">Mean over pairs of M(clean, edge patched) − M(clean).</param>
 /// <param name="Gap">Mean over pairs of M(corrupted) − M(clean): what patching everything would move.</param>
-/// <param name="IntoMlps">True when the receivers are MLPs, which the edge enters at their input whatever <paramref name="Via"/> says.</param>
-public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, double Effect, double Gap, bool IntoMlps = false)
+/// <param name="IntoInput">True when the receivers are MLPs or the logits, which the edge enters at their input whatever
+/// <paramref name="Via"/> says.</param>
+public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, double Effect, double Gap, bool IntoInput = false)
 {
     /// <summary>The share of the clean-to-corrupted gap the edge alone moves (0 when there is no gap).</summary>
     public double Fraction => Gap == 0 ? 0 : Effect / Gap;
 
-    /// <summary>The input the edge enters, for reports: query, key, value, or input (MLPs).</summary>
-    public string Input => IntoMlps ? "input" : Via.ToString().ToLowerInvariant();
+    /// <summary>The input the edge enters, for reports: query, key, value, or input (MLPs, the logits).</summary>
+    public string Input => IntoInput ? "input" : Via.ToString().ToLowerInvariant();
 
     /// <inheritdoc />
-    public override string ToString() => $"{Sender} → {Receiver} ({Input}): {Effect:+0.000;-0.000} of {Gap:+0.000;-0.000} ({Fraction:P0})";
+    public override string ToString() => $"{Sender} → {Receiver} ({Input}): {Effect:+0.000;-0.000;0.000} of {Gap:+0.000;-0.000;0.000} ({Fraction:P0})";
 }
 
 /// <summary>
 /// Path patching of edges (Wang et al. 2022; Goldowsky-Dill et al. 2023). On the clean prompt, the senders' outputs
 /// change as in the corrupted run, but that change reaches only the receivers' chosen input — a head's query, key or
-/// value, an MLP's input — through the residual stream directly; every other path stays clean, and the receivers'
-/// change then flows on freely to the metric:
+/// value, an MLP's input, the logits' — through the residual stream directly; every other path stays clean, and the
+/// receivers' change then flows on freely to the metric (into the logits: the senders' direct effect):
 /// <list type="number">
 /// <item>δ, the senders' change in the residual stream: for heads, the attention output with their <c>attn.z</c> taken
 /// from the corrupted run minus the clean one (exact with Gemma-2's post-norms too); for MLPs, <c>mlp_out</c>'s
-/// difference;</item>
+/// difference; for the embedding, <c>embed</c>'s;</item>
 /// <item>the receivers' input recomputed from the clean residual stream plus δ (at <c>resid_pre</c> for heads, at
-/// <c>resid_mid</c>, or <c>resid_pre</c> with parallel residuals, for MLPs), read at <c>attn.q</c>/<c>k</c>/<c>v</c>
-/// or <c>mlp_out</c>;</item>
+/// <c>resid_mid</c>, or <c>resid_pre</c> with parallel residuals, for MLPs, at the last <c>resid_post</c> for the
+/// logits), read at <c>attn.q</c>/<c>k</c>/<c>v</c>, <c>mlp_out</c> or <c>final_norm</c>;</item>
 /// <item>the clean run with only those entries replaced: M(edge) − M(clean).</item>
 /// </list>
 /// On grouped-query models a key or value edge into one head reaches every head sharing its key/value head.
@@ -69,9 +70,10 @@ public sealed class EdgePatching
     }
 
     /// <summary>
-    /// The effect of the edge from <paramref name="senders"/> (heads, MLPs) into <paramref name="receivers"/>: heads,
-    /// through <paramref name="via"/> (Query, Key or Value); query, key or value components (<c>L4H2Q</c>,
-    /// <c>L4H1K</c>), through themselves; MLPs, through their input (<paramref name="via"/> must not be Key or Value).
+    /// The effect of the edge from <paramref name="senders"/> (the embedding, heads, MLPs) into
+    /// <paramref name="receivers"/>: heads, through <paramref name="via"/> (Query, Key or Value); query, key or value
+    /// components (<c>L4H2Q</c>, <c>L4H1K</c>), through themselves; MLPs and the logits, through their input
+    /// (<paramref name="via"/> must not be Key or Value).
     /// Every sender must write before every receiver reads.
     /// </summary>
     public EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via = PatchAt.Query) =>
@@ -94,7 +96,7 @@ public sealed class EdgePatching
                 gap += g;
             }
         string Names(IReadOnlyList<Component> cs) => string.Join(", ", cs.Select(c => c.Id));
-        return new EdgeEffect(Names(senders), Names(receivers), via, effect / _pairs.Count, gap / _pairs.Count, receivers.All(r => r.Kind == ComponentKind.Mlp));
+        return new EdgeEffect(Names(senders), Names(receivers), via, effect / _pairs.Count, gap / _pairs.Count, receivers.All(r => r.Kind is ComponentKind.Mlp or ComponentKind.Logits));
     }
 
     // A receiver's input: where δ is added, where the recomputed input is read, and which entries it replaces there.
@@ -137,10 +139,10 @@ public sealed class EdgePatching
         var corruptedPlan = new HookPlan(c).Cache(senders.Select(s => s.Site).Distinct());
         double corruptedMetric = Measure(ModelInput.Batched([.. pairs.Select(x => x.Corrupted)], device: device), corruptedPlan);
         var cleanPlan = new HookPlan(c).Cache([.. headLayers.Select(l => new Site(SiteKind.AttnOut, l)),
-            .. senders.Where(s => s.Kind == ComponentKind.Mlp).Select(s => s.Site).Distinct()]);
+            .. senders.Where(s => s.Kind != ComponentKind.Head).Select(s => s.Site).Distinct()]);
         double cleanMetric = Measure(clean, cleanPlan);
 
-        // δ: each layer's sending heads patched together, their attention output's change; MLPs' own change.
+        // δ: each layer's sending heads patched together, their attention output's change; MLPs' and the embedding's own.
         var delta = zeros([pairs.Length, positions, c.Hidden], dtype: _model.DType, device: device);
         foreach (int layer in headLayers)
         {
@@ -151,8 +153,8 @@ public sealed class EdgePatching
             _model.Forward(clean, plan);
             delta += plan[attnOut] - cleanPlan[attnOut];
         }
-        foreach (var mlp in senders.Where(s => s.Kind == ComponentKind.Mlp))
-            delta += (corruptedPlan[mlp.Site] - cleanPlan[mlp.Site]) * mlp.Mask(c, positions, device);
+        foreach (var writer in senders.Where(s => s.Kind != ComponentKind.Head))
+            delta += (corruptedPlan[writer.Site] - cleanPlan[writer.Site]) * writer.Mask(c, positions, device);
 
         // The receivers' inputs recomputed on the clean stream plus δ, one run per place δ enters.
         if (scale != 1) delta *= scale;
@@ -175,8 +177,8 @@ public sealed class EdgePatching
             throw new AttributionInputException($"Component {twice.Key} is listed twice among the edge's senders and receivers.");
         if (receivers.Any(r => r.Kind == ComponentKind.Head) && via == PatchAt.Output)
             throw new AttributionInputException("An edge enters a head through its query, key or value: pass PatchAt.Query, Key or Value, not Output.");
-        if (receivers.FirstOrDefault(r => r.Kind == ComponentKind.Mlp) is { } m && via is PatchAt.Key or PatchAt.Value)
-            throw new AttributionInputException($"{m.Id} is an MLP: it has no {via.ToString().ToLowerInvariant()} input (an edge enters an MLP through its input).");
+        if (receivers.FirstOrDefault(r => r.Kind is ComponentKind.Mlp or ComponentKind.Logits) is { } m && via is PatchAt.Key or PatchAt.Value)
+            throw new AttributionInputException($"{m.Id} has no {via.ToString().ToLowerInvariant()} input: an edge enters {(m.Kind == ComponentKind.Mlp ? "an MLP" : "the logits")} through its input.");
         foreach (var s in senders)
             foreach (var r in receivers)
                 if (!EdgeEnds.Precedes(s, r, _model.Config))

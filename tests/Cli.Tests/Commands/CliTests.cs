@@ -154,8 +154,9 @@ public class EdgesCommandTests
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var edges = doc.RootElement.GetProperty("edges").EnumerateArray().ToList();
             // stories260K: 5 layers of 8 heads (4 key/value heads) and MLPs; heads and MLPs of layer l send to the inputs
-            // of later layers' heads (8 queries, 4 keys, 4 values) and MLPs, and its heads to its own MLP.
-            edges.Should().HaveCount(Enumerable.Range(0, 5).Sum(l => 9 * l * (8 + 2 * 4) + 9 * l + 8));
+            // of later layers' heads (8 queries, 4 keys, 4 values) and MLPs, and its heads to its own MLP; the embedding
+            // sends to every head input and MLP, and all 46 senders to the logits.
+            edges.Should().HaveCount(Enumerable.Range(0, 5).Sum(l => 9 * l * (8 + 2 * 4) + 9 * l + 8) + 5 * (8 + 2 * 4 + 1) + 46);
             edges.Take(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Number);
             edges.Skip(3).Should().OnlyContain(e => e.GetProperty("patching").ValueKind == JsonValueKind.Null);
             edges.Select(e => Math.Abs(e.GetProperty("estimate").GetDouble())).Should().BeInDescendingOrder();

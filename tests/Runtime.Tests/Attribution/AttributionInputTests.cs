@@ -24,6 +24,8 @@ public class AttributionInputTests
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Head, 0, 9)])).Should().Throw<SiteOutOfRangeException>().WithMessage("*L0H9*0..3*");
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Head, 5, 0)])).Should().Throw<SiteOutOfRangeException>().WithMessage("*layers are 0..1*");
         engine.Invoking(e => e.Run([good with { Answer = 500 }], heads)).Should().Throw<AttributionInputException>().WithMessage("*500*outside the vocabulary*");
+        engine.Invoking(e => e.Run([good], [Component.Parse("embed")])).Should().Throw<AttributionInputException>().WithMessage("*embed is an end of edges*L0R{p}*");
+        engine.Invoking(e => e.Run([good], [Component.Parse("logits")])).Should().Throw<AttributionInputException>().WithMessage("*logits is an end of edges*");
         engine.Invoking(e => e.Run([good with { Wrong = 7 }], heads)).Should().Throw<AttributionInputException>().WithMessage("*answer and the wrong token are the same (7)*");
         engine.Invoking(e => e.Run([good with { Corrupted = good.Clean }], heads)).Should().Throw<AttributionInputException>().WithMessage("*clean and corrupted prompts are the same*");
         engine.Invoking(e => e.Run([good], [new Component(ComponentKind.Residual, 0, 9)])).Should().Throw<AttributionInputException>().WithMessage("*L0R9*position*");

@@ -21,15 +21,20 @@ public class EdgeAttributionTests(ITestOutputHelper output)
         // In float64, path patching with δ scaled by ε gives effect(ε)/ε = the first-order estimate + O(ε).
         var model = Fixtures.Load(family, ScalarType.Float64);
         var pair = EdgePatchingTests.SwappedPair(model, 9);
-        List<Component> senders = [.. Components.Heads(model.Config).Where(h => h.Layer == 0), new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Head, 0, 1, Position: 6)];
+        List<Component> senders = [.. Components.Heads(model.Config).Where(h => h.Layer == 0), new Component(ComponentKind.Mlp, 0),
+            new Component(ComponentKind.Head, 0, 1, Position: 6), new Component(ComponentKind.Embedding, 0), new Component(ComponentKind.Embedding, 0, Position: 6)];
         List<Component> receivers = [.. Components.Heads(model.Config).Where(h => h.Layer == 1), new Component(ComponentKind.Head, 1, 0, Position: 8),
-            new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 1)];
+            new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 1), new Component(ComponentKind.Logits, 0), new Component(ComponentKind.Logits, 0, Position: 8)];
         var estimates = new EdgeAttribution(model, [pair]).Estimate(senders, receivers);
         // Into layer 1: each head's query, each key and value head once, the per-position head's three inputs and the
-        // MLP, from every sender; into layer 0's MLP, from layer 0's heads where it reads after them (not in parallel).
+        // MLP, from every sender; into layer 0's MLP, from the embeddings and, where it reads after them (not in
+        // parallel), layer 0's heads; into the logits (all positions, and the last), from every sender.
         int heads = model.Config.Heads, kv = model.Config.KvHeads;
-        estimates.Should().HaveCount(senders.Count * (heads + 2 * kv + 3 + 1) + (model.Config.ParallelResidual ? 0 : heads + 1));
+        estimates.Should().HaveCount(senders.Count * (heads + 2 * kv + 3 + 1) + 2 + (model.Config.ParallelResidual ? 0 : heads + 1) + 2 * senders.Count);
         estimates.Should().Contain(e => e.Receiver.Kind == ComponentKind.Mlp && e.Receiver.Layer == 1);
+        // The swapped token (position 6) reaches later heads' inputs; the logits read position 8 only, where it is not.
+        estimates.Should().Contain(e => e.Sender.Id == "embed@6" && Math.Abs(e.Atp) > 1e-3);
+        estimates.Should().Contain(e => e.Sender.Kind == ComponentKind.Head && e.Receiver.Kind == ComponentKind.Logits && Math.Abs(e.Atp) > 1e-3);
 
         var exact = new EdgePatching(model, [pair]);
         const double epsilon = 1e-6;

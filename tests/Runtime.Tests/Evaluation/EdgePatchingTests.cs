@@ -58,6 +58,32 @@ public class EdgePatchingTests(ITestOutputHelper output)
         Math.Abs(edge.Effect).Should().BeGreaterThan(1e-6, "the edge moves the metric, so the comparison means something");
     }
 
+    [SkippableTheory]
+    [InlineData("gpt2")]
+    [InlineData("gpt-neox")]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("gemma2")]
+    public void Everything_that_writes_the_stream_sent_into_the_logits_together_moves_the_whole_gap_synthetic_weights(string family)
+    {
+        // The stream after the last layer is the embedding plus every attention and MLP output (biases are constants),
+        // so their changes together, sent straight into the final norm, are the corrupted run's whole change there.
+        var model = Fixtures.Load(family);
+        var pair = SwappedPair(model, 9);
+        List<Component> senders = [new(ComponentKind.Embedding, 0), .. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
+        var edge = new EdgePatching(model, [pair]).Measure(senders, [new Component(ComponentKind.Logits, 0)]);
+        output.WriteLine($"{family}: {edge}");
+        edge.Effect.Should().BeApproximately(edge.Gap, 1e-4 + 1e-4 * Math.Abs(edge.Gap));
+        edge.Input.Should().Be("input");
+        Math.Abs(edge.Gap).Should().BeGreaterThan(1e-6, "the pair moves the metric, so the comparison means something");
+
+        // One head's direct effect is a part of it, and the embedding at a position where the prompts agree sends nothing.
+        var patching = new EdgePatching(model, [pair]);
+        patching.Measure([new Component(ComponentKind.Embedding, 0, Position: 0)], [new Component(ComponentKind.Logits, 0)]).Effect.Should().BeApproximately(0, 1e-5);
+        patching.Invoking(x => x.Measure([new Component(ComponentKind.Head, 0, 0)], [new Component(ComponentKind.Logits, 0)], PatchAt.Key))
+            .Should().Throw<AttributionInputException>().WithMessage("*logits has no key input*");
+    }
+
     [SkippableFact]
     public void A_key_edge_on_a_grouped_query_model_reaches_the_key_value_head_every_query_head_of_its_group_shares_synthetic_weights()
     {
@@ -130,7 +156,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
         patching.Invoking(p => p.Measure([l1h0], [l0h0])).Should().Throw<AttributionInputException>().WithMessage("*L1H0 → L0H0*earlier*");
         patching.Invoking(p => p.Measure([l0h0], [new Component(ComponentKind.Head, 0, 1)])).Should().Throw<AttributionInputException>().WithMessage("*L0H0 → L0H1*");
         patching.Invoking(p => p.Measure([mlp0], [l1h0], PatchAt.Output)).Should().Throw<AttributionInputException>().WithMessage("*query, key or value*");
-        patching.Invoking(p => p.Measure([l0h0], [mlp0], PatchAt.Key)).Should().Throw<AttributionInputException>().WithMessage("*L0MLP is an MLP*no key input*");
+        patching.Invoking(p => p.Measure([l0h0], [mlp0], PatchAt.Key)).Should().Throw<AttributionInputException>().WithMessage("*L0MLP has no key input*enters an MLP through its input*");
         patching.Invoking(p => p.Measure([new Component(ComponentKind.Neuron, 0, 3)], [l1h0])).Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N3*");
         patching.Invoking(p => p.Measure([l0h0], [new Component(ComponentKind.Head, 9, 0)])).Should().Throw<SiteOutOfRangeException>();
         patching.Invoking(p => p.Measure([], [l1h0])).Should().Throw<AttributionInputException>();
