@@ -43,4 +43,13 @@ public class Stories260KClaims(Stories260K stories) : IClassFixture<Stories260K>
         CircuitUnderTest.From(NameCircuit.CircuitName, NameCircuit.Groups, stories.Model, pairs, edges: NameCircuit.Edges)
             .Should().CarryEdge(nameof(NameCircuit.Mlps), nameof(NameCircuit.LateHeads), atLeast: 0.8);
     }
+
+    [SkippableFact]
+    public void The_last_layers_heads_write_the_name_straight_into_the_logits()
+    {
+        Skip.IfNot(stories.Available, "Needs ../shared/models/stories260K beside the repository.");
+        var pairs = ExperimentRunner.Pairs(stories.Tokenizer, Examples.Stories260K.GiverSwap.Plan);
+        CircuitUnderTest.From(NameCircuit.CircuitName, NameCircuit.Groups, stories.Model, pairs, edges: NameCircuit.Edges)
+            .Should().CarryEdge(nameof(NameCircuit.LateHeads), EdgeEnd.Logits, atLeast: 0.7);
+    }
 }

@@ -135,8 +135,10 @@ public sealed class ResidualAttribute : ComponentGroupAttribute
 }
 
 /// <summary>
-/// A hypothesised edge: the sender group (heads, MLPs) writes, through the residual stream directly, into the receiver
-/// group's query, key or value input (heads) or its input (MLPs). Runtime: <c>EdgePatching</c>, <c>CarryEdge</c>.
+/// A hypothesised edge: the sender group (heads, MLPs) or the embedding (<see cref="EdgeEnd.Embedding"/>) writes,
+/// through the residual stream directly, into the receiver group's query, key or value input (heads), its input (MLPs),
+/// or the logits (<see cref="EdgeEnd.Logits"/>: the sender's direct effect). Runtime: <c>EdgePatching</c>,
+/// <c>CarryEdge</c>.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
 public sealed class EdgeAttribute : Attribute
@@ -156,6 +158,17 @@ public sealed class EdgeAttribute : Attribute
 
     /// <summary>Which input of the receiving heads the edge enters (Query, Key or Value); MLPs take it at their input.</summary>
     public PatchAt Via { get; set; } = PatchAt.Query;
+}
+
+/// <summary>The ends of an edge that are not groups of the circuit: <c>[Edge(EdgeEnd.Embedding, nameof(Heads))]</c>,
+/// <c>[Edge(nameof(NameMovers), EdgeEnd.Logits)]</c>.</summary>
+public static class EdgeEnd
+{
+    /// <summary>The embedding, as the first layer reads it: sends only.</summary>
+    public const string Embedding = "embed";
+
+    /// <summary>The logits, reading the residual stream after the last layer through the final norm: receives only.</summary>
+    public const string Logits = "logits";
 }
 
 /// <summary>How an experiment estimates effects.</summary>

@@ -67,14 +67,15 @@ public sealed class CircuitAssertions(CircuitUnderTest subject) : ReferenceTypeA
         var effect = Subject.EdgeEffect(sender, receiver, edge.Via);
         bool carries = effect.Fraction >= atLeast;
         // Only a failure measures the other inputs (each another path-patching run) to say which one carries the change.
-        bool heads = Subject.Groups.First(g => g.Name == receiver).Components.All(c => c.Kind == ComponentKind.Head);
+        // The receivers are a group of the circuit, or the logits (EdgeEnd.Logits), which have one input.
+        bool heads = Subject.Groups.FirstOrDefault(g => g.Name == receiver) is { } group && group.Components.All(c => c.Kind == ComponentKind.Head);
         string others = carries || !heads ? ""
             : "; through the receivers' other inputs: " + string.Join(", ", new[] { PatchAt.Query, PatchAt.Key, PatchAt.Value }.Where(v => v != edge.Via)
-                .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.ToString().ToLowerInvariant()} {Subject.EdgeEffect(sender, receiver, v).Fraction:P0}")));
+                .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.ToString().ToLowerInvariant()} {Subject.EdgeEffect(sender, receiver, v).Share}")));
         Execute.Assertion.BecauseOf(because, becauseArgs)
             .ForCondition(carries)
             .FailWith(Message.Text(string.Create(CultureInfo.InvariantCulture,
-                $"Expected the edge {sender} → {receiver} ({effect.Input}) to carry at least {atLeast:P0} of the clean-to-corrupted gap{{reason}}, but it carries {effect.Fraction:P0} ({effect.Effect:+0.000;-0.000;0.000} of {effect.Gap:+0.000;-0.000;0.000}){others}.")));
+                $"Expected the edge {sender} → {receiver} ({effect.Input}) to carry at least {atLeast:P0} of the clean-to-corrupted gap{{reason}}, but it carries {effect.Share} ({effect.Effect:+0.000;-0.000;0.000} of {effect.Gap:+0.000;-0.000;0.000}){others}.")));
         return new AndConstraint<CircuitAssertions>(this);
     }
 

@@ -90,12 +90,35 @@ public class DiagnosticTests
     [InlineData("[Edge(nameof(H), nameof(M), Via = PatchAt.Key)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "an MLP has no key input")]
     [InlineData("[Edge(nameof(H), nameof(M))]", "[Heads(\"0.0\")]", "[Heads(\"1.2\", Patch = PatchAt.Query)]", "'M' holds 1.2 (patched at an input; say the input with Via instead)")]
     [InlineData("[Edge(nameof(H), nameof(M))]", "[Neurons(0, 3)]", "[Heads(\"1.2\")]", "edges connect whole heads and MLPs, but 'H' holds")]
+    [InlineData("[Edge(nameof(H), EdgeEnd.Logits, Via = PatchAt.Key)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "the logits have no key input")]
+    [InlineData("[Edge(nameof(H), EdgeEnd.Logits)]", "[Neurons(0, 3)]", "[Mlps(1)]", "edges connect whole heads and MLPs, but 'H' holds")]
+    [InlineData("[Edge(EdgeEnd.Embedding, nameof(M), Via = PatchAt.Value)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "an MLP has no value input")]
+    [InlineData("[Edge(EdgeEnd.Embedding, nameof(H), Via = PatchAt.Output)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "a head takes an edge through its query, key or value")]
     public void An_edge_that_edge_patching_cannot_measure_says_why(string edge, string sender, string receiver, string message)
     {
         var outcome = GeneratorHarness.Run(Header + $"[Circuit(typeof(Toy))] {edge} public static partial class C {{ {sender} public static partial ComponentGroup H {{ get; }} {receiver} public static partial ComponentGroup M {{ get; }} }}",
             ("toy/config.json", GeneratorHarness.ToyConfig));
         var diagnostic = outcome.GeneratorDiagnostics.Single();
         diagnostic.Id.Should().Be("CDSL014");
+        diagnostic.GetMessage().Should().Contain(message);
+    }
+
+    [Theory]
+    [InlineData("[Edge(EdgeEnd.Embedding, nameof(H))] [Edge(EdgeEnd.Embedding, nameof(M))] [Edge(nameof(H), EdgeEnd.Logits)] [Edge(nameof(M), EdgeEnd.Logits)] [Edge(EdgeEnd.Embedding, EdgeEnd.Logits)]", null)]
+    [InlineData("[Edge(EdgeEnd.Logits, nameof(H))]", "the logits come after everything, so they only receive")]
+    [InlineData("[Edge(nameof(M), EdgeEnd.Embedding)]", "the embedding comes before everything, so it only sends")]
+    [InlineData("[Edge(nameof(H), \"Nope\")]", "'Nope' is not a group of this circuit (nor EdgeEnd.Embedding, which sends, or EdgeEnd.Logits, which receives)")]
+    public void The_embedding_only_sends_and_the_logits_only_receive(string edges, string? message)
+    {
+        var outcome = GeneratorHarness.Run(Header + $"[Circuit(typeof(Toy))] {edges} public static partial class C {{ [Heads(\"1.0\")] public static partial ComponentGroup H {{ get; }} [Mlps(0)] public static partial ComponentGroup M {{ get; }} }}",
+            ("toy/config.json", GeneratorHarness.ToyConfig));
+        if (message is null)
+        {
+            outcome.AllDiagnostics.Should().BeEmpty();
+            return;
+        }
+        var diagnostic = outcome.GeneratorDiagnostics.Single();
+        diagnostic.Id.Should().Be("CDSL009");
         diagnostic.GetMessage().Should().Contain(message);
     }
 

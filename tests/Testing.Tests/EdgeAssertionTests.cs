@@ -29,7 +29,19 @@ public class EdgeAssertionTests(InductionToyFixture toy) : IClassFixture<Inducti
     public void CarryEdge_fails_for_another_input_and_says_which_input_carries_it()
     {
         var act = () => Claim(PatchAt.Key).Should().CarryEdge("Layer0", "InductionHeads", atLeast: 0.5);
-        act.Should().Throw<XunitException>().WithMessage("*Layer0 → InductionHeads (key)*at least 50 %*carries 2 %*query -0 %, value 99 %*");
+        act.Should().Throw<XunitException>().WithMessage("*Layer0 → InductionHeads (key)*at least 50 %*carries 2 %*query 0 %, value 99 %*");
+    }
+
+    [Fact]
+    public void An_edge_into_the_logits_reports_its_share_and_has_no_other_inputs_to_list()
+    {
+        // The swapped token is not at the position the metric reads, so the embedding sends nothing straight to the
+        // logits, while the induction heads write the prediction there.
+        var claim = CircuitUnderTest.From("induction", Groups, toy.Model, new InductionTask().Pairs(8, seed: 5),
+            edges: [new CircuitEdge("InductionHeads", EdgeEnd.Logits, PatchAt.Query), new CircuitEdge(EdgeEnd.Embedding, EdgeEnd.Logits, PatchAt.Query)]);
+        claim.Should().CarryEdge("InductionHeads", EdgeEnd.Logits, atLeast: 0.3);
+        var act = () => claim.Should().CarryEdge(EdgeEnd.Embedding, EdgeEnd.Logits, atLeast: 0.3);
+        act.Should().Throw<XunitException>().Which.Message.Should().Match("*embed → logits (input)*carries 0 %*").And.NotContain("other inputs");
     }
 
     [Fact]

@@ -50,7 +50,7 @@ internal static class AttributionTable
         var table = new Table().Border(TableBorder.Rounded).Title($"edges of {Markup.Escape(name)} (path patching)");
         table.AddColumns("sender", "receiver", "input", "effect", "gap", "share of gap");
         foreach (var e in edges)
-            table.AddRow(Markup.Escape(e.Sender), Markup.Escape(e.Receiver), e.Input, Format(e.Effect), Format(e.Gap), Format(e.Fraction, "P0"));
+            table.AddRow(Markup.Escape(e.Sender), Markup.Escape(e.Receiver), e.Input, Format(e.Effect), Format(e.Gap), e.Share);
         return table;
     }
 
@@ -62,7 +62,7 @@ internal static class AttributionTable
         foreach (var e in ranked.Take(rows))
         {
             var x = exact.GetValueOrDefault(e);
-            table.AddRow(e.Sender.Id, e.Receiver.Id, e.Input, Format(e.Atp), Format(x?.Effect), x is null ? "" : Format(x.Fraction, "P0"));
+            table.AddRow(e.Sender.Id, e.Receiver.Id, e.Input, Format(e.Atp), Format(x?.Effect), x?.Share ?? "");
         }
         return table;
     }

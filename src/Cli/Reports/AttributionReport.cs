@@ -160,7 +160,7 @@ public static class AttributionReport
             sb.Append("<h2>Declared edges (path patching)</h2><table><tr><th>sender</th><th>receiver</th><th>input</th><th>effect</th><th>gap</th><th>share of gap</th></tr>");
             foreach (var edge in edges)
                 sb.Append("<tr><td>").Append(E(edge.Sender)).Append("</td><td>").Append(E(edge.Receiver)).Append("</td><td>").Append(edge.Input).Append("</td><td>")
-                  .Append(F(edge.Effect)).Append("</td><td>").Append(F(edge.Gap)).Append("</td><td>").Append(edge.Fraction.ToString("P0", CultureInfo.InvariantCulture)).Append("</td></tr>");
+                  .Append(F(edge.Effect)).Append("</td><td>").Append(F(edge.Gap)).Append("</td><td>").Append(edge.Share).Append("</td></tr>");
             sb.Append("</table>");
         }
         sb.Append("<h2>Components</h2><table><tr><th>component</th><th>patching</th><th>AtP</th><th>HVP</th><th>MS-HVP</th><th>R̃</th><th>flag</th><th>estimate</th><th>± bound (est.)</th></tr>");

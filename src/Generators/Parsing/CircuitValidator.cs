@@ -42,15 +42,27 @@ internal static class CircuitValidator
 
         foreach (var edge in circuit.Edges)
         {
-            var sender = circuit.Groups.FirstOrDefault(g => g.Property == edge.Sender);
-            var receiver = circuit.Groups.FirstOrDefault(g => g.Property == edge.Receiver);
-            if (sender is null || receiver is null)
+            if (edge.Receiver == Embedding || edge.Sender == Logits)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
-                    $"'{(sender is null ? edge.Sender : edge.Receiver)}' is not a group of this circuit"));
+                    edge.Receiver == Embedding ? "the embedding comes before everything, so it only sends" : "the logits come after everything, so they only receive"));
                 continue;
             }
-            if (sender.Components.Count == 0 || receiver.Components.Count == 0) continue;
+            // The embedding (null sender) writes before every group and the logits (null receiver) read after all.
+            var sender = edge.Sender == Embedding ? null : circuit.Groups.FirstOrDefault(g => g.Property == edge.Sender);
+            var receiver = edge.Receiver == Logits ? null : circuit.Groups.FirstOrDefault(g => g.Property == edge.Receiver);
+            if ((sender is null && edge.Sender != Embedding) || (receiver is null && edge.Receiver != Logits))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeAgainstCausalOrder, edge.Location, edge.Sender, edge.Receiver,
+                    $"'{(sender is null && edge.Sender != Embedding ? edge.Sender : edge.Receiver)}' is not a group of this circuit (nor EdgeEnd.Embedding, which sends, or EdgeEnd.Logits, which receives)"));
+                continue;
+            }
+            if (sender is null || receiver is null || sender.Components.Count == 0 || receiver.Components.Count == 0)
+            {
+                if (EdgeInputProblem(sender, receiver, edge.Via) is { } endProblem)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EdgeInput, edge.Location, edge.Sender, edge.Receiver, endProblem));
+                continue;
+            }
             var latestSender = sender.Components.OrderBy(Order).Last();
             var earliestReceiver = receiver.Components.OrderBy(Order).First();
             if (Order(earliestReceiver) <= Order(latestSender))
@@ -62,13 +74,17 @@ internal static class CircuitValidator
         return new ValidatedCircuit(circuit, shape, new EquatableArray<DiagnosticInfo>(diagnostics));
     }
 
-    // What edge patching cannot measure: it sends heads' and MLPs' outputs into heads' queries, keys or values, or
-    // into MLPs' inputs (Via: 0 Output, 1 Query, 2 Key, 3 Value).
-    private static string? EdgeInputProblem(GroupSpec sender, GroupSpec receiver, int via)
+    private const string Embedding = "embed", Logits = "logits";   // CircuitDsl.EdgeEnd's constants
+
+    // What edge patching cannot measure: it sends the embedding's and heads' and MLPs' outputs into heads' queries,
+    // keys or values, MLPs' inputs or the logits (Via: 0 Output, 1 Query, 2 Key, 3 Value).
+    private static string? EdgeInputProblem(GroupSpec? sender, GroupSpec? receiver, int via)
     {
-        foreach (var group in new[] { sender, receiver })
+        foreach (var group in new[] { sender, receiver }.OfType<GroupSpec>())
             if (group.Components.FirstOrDefault(c => c.Kind is not (CircuitParser.Head or CircuitParser.Mlp)) is { } other)
                 return $"edges connect whole heads and MLPs, but '{group.Property}' holds {other.Written}{(other.Kind is CircuitParser.Query or CircuitParser.Key or CircuitParser.Value ? " (patched at an input; say the input with Via instead)" : "")}";
+        if (receiver is null)
+            return via is 2 or 3 ? $"the logits have no {(via == 2 ? "key" : "value")} input; they take an edge at their input (leave Via at its default)" : null;
         if (via == 0 && receiver.Components.Any(c => c.Kind == CircuitParser.Head))
             return "a head takes an edge through its query, key or value: set Via to PatchAt.Query, PatchAt.Key or PatchAt.Value";
         if (via is 2 or 3 && receiver.Components.Any(c => c.Kind == CircuitParser.Mlp))

@@ -22,11 +22,14 @@ public sealed record EdgeEffect(string Sender, string Receiver, PatchAt Via, dou
     /// <summary>The share of the clean-to-corrupted gap the edge alone moves (0 when there is no gap).</summary>
     public double Fraction => Gap == 0 ? 0 : Effect / Gap;
 
+    /// <summary><see cref="Fraction"/> as a whole percentage for reports (one that rounds to zero prints <c>0 %</c>, not <c>-0 %</c>).</summary>
+    public string Share => Fraction.ToString("0 %;-0 %;0 %", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The input the edge enters, for reports: query, key, value, or input (MLPs, the logits).</summary>
     public string Input => IntoInput ? "input" : Via.ToString().ToLowerInvariant();
 
     /// <inheritdoc />
-    public override string ToString() => $"{Sender} → {Receiver} ({Input}): {Effect:+0.000;-0.000;0.000} of {Gap:+0.000;-0.000;0.000} ({Fraction:P0})";
+    public override string ToString() => $"{Sender} → {Receiver} ({Input}): {Effect:+0.000;-0.000;0.000} of {Gap:+0.000;-0.000;0.000} ({Share})";
 }
 
 /// <summary>
@@ -59,13 +62,20 @@ public sealed class EdgePatching
         _pairs = pairs;
     }
 
-    /// <summary>The effect of a circuit's declared edge, its groups looked up by name in <paramref name="groups"/>.</summary>
+    /// <summary>
+    /// The effect of a circuit's declared edge, its groups looked up by name in <paramref name="groups"/>
+    /// (<see cref="EdgeEnd.Embedding"/> and <see cref="EdgeEnd.Logits"/> name the embedding and the logits).
+    /// </summary>
     public EdgeEffect Of(CircuitEdge edge, IEnumerable<ComponentGroup> groups)
     {
         var byName = groups.ToDictionary(g => g.Name);
-        IReadOnlyList<Component> Members(string name) => byName.TryGetValue(name, out var g)
-            ? [.. g.Components.Select(ExperimentRunner.ToComponent)]
-            : throw new AttributionInputException($"The edge {edge.Sender} → {edge.Receiver} names '{name}', which is not one of the groups ({string.Join(", ", byName.Keys)}).");
+        IReadOnlyList<Component> Members(string name) => name switch
+        {
+            EdgeEnd.Embedding => [new Component(ComponentKind.Embedding, 0)],
+            EdgeEnd.Logits => [new Component(ComponentKind.Logits, 0)],
+            _ when byName.TryGetValue(name, out var g) => [.. g.Components.Select(ExperimentRunner.ToComponent)],
+            _ => throw new AttributionInputException($"The edge {edge.Sender} → {edge.Receiver} names '{name}', which is not one of the groups ({string.Join(", ", byName.Keys)}) nor {EdgeEnd.Embedding} or {EdgeEnd.Logits}."),
+        };
         return Measure(Members(edge.Sender), Members(edge.Receiver), edge.Via) with { Sender = edge.Sender, Receiver = edge.Receiver };
     }
 
