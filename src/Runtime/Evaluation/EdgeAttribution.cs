@@ -27,15 +27,16 @@ public sealed record EdgeEstimate(Component Sender, Component Receiver, double A
 
 /// <summary>
 /// Edge attribution patching (EAP; Syed et al. 2023): AtP for edges. For every sender s (the embedding, a head or an
-/// MLP) and every receiver input r at once — a head's query, key or value, an MLP's input, the logits' — δ_sᵀ g_r, with δ_s the sender's change in
-/// the residual stream and g_r the gradient of the metric with respect to the residual stream as r reads it (through
-/// its own norm and projection or MLP only; every other path held clean): the first-order estimate of
-/// <see cref="EdgePatching"/>'s exact effect. A head input's g_r is the gradient at its query, key or value taken back
-/// through its slice of the projection and the norm; an MLP's is the gradient at the residual stream where it reads
-/// minus the gradient at the stream after it (which the skip path carries), less the attention's share where
-/// attention reads the same stream (parallel residuals); the logits' is the gradient after the last layer. Per pair:
-/// a corrupted forward, a clean forward and backward, and one backward through each receiving layer's attention norm. Like AtP it can lie where the network bends:
-/// measure the edges that matter exactly with <see cref="EdgePatching"/>.
+/// MLP) and every receiver input r at once — a head's query, key or value, an MLP's input, the logits' — δ_sᵀ g_r,
+/// with δ_s the sender's change in the residual stream and g_r the gradient of the metric with respect to the residual
+/// stream as r reads it (through its own norm and projection or MLP only; every other path held clean): the
+/// first-order estimate of <see cref="EdgePatching"/>'s exact effect. A head input's g_r is the gradient at its query,
+/// key or value taken back through its slice of the projection and the norm; an MLP's is the gradient at the residual
+/// stream where it reads minus the gradient at the stream after it (which the skip path carries), less the attention's
+/// share where attention reads the same stream (parallel residuals); the logits' is the gradient after the last layer.
+/// Per pair: a corrupted forward, a clean forward and backward, and one backward through each receiving layer's
+/// attention norm. Like AtP it can lie where the network bends: measure the edges that matter exactly with
+/// <see cref="EdgePatching"/>.
 /// </summary>
 public sealed class EdgeAttribution
 {
@@ -92,7 +93,7 @@ public sealed class EdgeAttribution
         // Products in the model's precision, at least float32 (float64 models keep float64).
         var dtype = _model.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
-        // Heads write attn.result (their slice), MLPs mlp_out.
+        // Heads write attn.result (their slice), MLPs mlp_out, the embedding embed.
         Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
         var senderSites = senders.Select(Writes).Distinct().ToList();
         var logits = inputs.Where(r => r.Kind == ComponentKind.Logits).ToList();
@@ -101,7 +102,7 @@ public sealed class EdgeAttribution
         var mlpLayers = inputs.Where(r => r.Kind == ComponentKind.Mlp).Select(r => r.Layer).Distinct().ToList();
         // Layers whose attention's input gradients are needed: where head inputs receive, and with parallel residuals
         // where MLPs receive (the attention reads the same stream).
-        var attentionLayers = inputs.Where(r => r.Kind is not (ComponentKind.Mlp or ComponentKind.Logits) || (r.Kind == ComponentKind.Mlp && c.ParallelResidual))
+        var attentionLayers = inputs.Where(r => r.Kind is ComponentKind.Query or ComponentKind.Key or ComponentKind.Value || (r.Kind == ComponentKind.Mlp && c.ParallelResidual))
             .Select(r => r.Layer).Distinct().ToList();
         // The logits read the stream after the last layer, through the final norm alone.
         var final = new Site(SiteKind.ResidPost, c.Layers - 1);
@@ -160,23 +161,19 @@ public sealed class EdgeAttribution
                 var receiving = group.ToList();
                 var from = Enumerable.Range(0, senders.Count).Where(i => EdgeEnds.Precedes(senders[i], receiving[0], c)).ToArray();
                 if (from.Length == 0) continue;
-                var g = stack([.. receiving.Select(r => Gradient(r).to_type(dtype) * At(r.Position))], 1);                                 // [B, N, T, D]
-                var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));                                // [B, S, T, D]
-                var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-                Add(from, receiving, values);
+                Add(from, receiving, Gradient);
             }
         }
-        if (logits.Count > 0)
-        {
-            // Every sender writes before the logits read.
-            var g = stack([.. logits.Select(r => gradient[final].to_type(dtype) * At(r.Position))], 1);                                   // [B, N, T, D]
-            Add([.. Enumerable.Range(0, senders.Count)], logits, einsum("bstd,bntd->sn", deltas, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray());
-        }
+        // Every sender writes before the logits read.
+        if (logits.Count > 0) Add([.. Enumerable.Range(0, senders.Count)], logits, _ => gradient[final]);
         return sums;
 
-        // values[s, n]: sender from[s] into receiving[n].
-        void Add(int[] from, List<Component> receiving, double[] values)
+        // δ_sᵀ g_r for each sender from[s] and each receiving r, g_r = gradientOf(r) [B, T, D], summed over pairs.
+        void Add(int[] from, List<Component> receiving, Func<Component, Tensor> gradientOf)
         {
+            var g = stack([.. receiving.Select(r => gradientOf(r).to_type(dtype) * At(r.Position))], 1);                 // [B, N, T, D]
+            var d = deltas.index_select(1, tensor(from.Select(i => (long)i).ToArray(), device: device));              // [B, S, T, D]
+            var values = einsum("bstd,bntd->sn", d, g).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
             for (int si = 0; si < from.Length; si++)
                 for (int n = 0; n < receiving.Count; n++)
                     sums.Add((senders[from[si]], receiving[n], values[si * receiving.Count + n]));
