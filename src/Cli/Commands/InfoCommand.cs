@@ -2,6 +2,7 @@ using System.CommandLine;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Platform;
 using CircuitDsl.Runtime.Sites;
+using CircuitDsl.Runtime.Tokenizers;
 using Spectre.Console;
 
 namespace CircuitDsl.Cli.Commands;
@@ -35,6 +36,10 @@ internal static class InfoCommand
             shape.AddRow("mlp width", c.Intermediate.ToString());
             shape.AddRow("vocab", c.VocabSize.ToString());
             shape.AddRow("parameters", m.parameters().Sum(p => p.numel()).ToString("N0"));
+            string tokenizer;
+            try { tokenizer = TokenizerLoader.Load(path, c).Description; }
+            catch (ModelLoadException ex) { tokenizer = $"none: {ex.Message}"; }
+            shape.AddRow("tokenizer", Markup.Escape(tokenizer));
             AnsiConsole.Write(shape);
 
             var sites = new Table().Title("sites (per layer unless global; shape after the batch dimension, T = positions)").AddColumns("site", "shape");

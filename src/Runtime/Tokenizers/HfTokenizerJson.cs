@@ -45,7 +45,7 @@ public static class HfTokenizerJson
                 throw new ModelLoadException(path, $"token id {largest} is beyond the model's {vocabSize} embeddings: the tokenizer belongs to another model.");
             bool nfc = root.TryGetProperty("normalizer", out var n) && n.ValueKind == JsonValueKind.Object;
             var tokenizer = ByteLevelBpe.Create(vocabulary, merges, Pattern(root.GetProperty("pre_tokenizer"))!, added, nfc);
-            return new MlTokenizer(tokenizer, vocabSize, Bos(root, added));
+            return new MlTokenizer(tokenizer, vocabSize, Bos(root, added), $"byte-level BPE ({Path.GetFileName(path)}, {vocabulary.Count + added.Count} tokens)");
         }
     }
 

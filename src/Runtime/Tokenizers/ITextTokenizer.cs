@@ -6,6 +6,9 @@ public interface ITextTokenizer
     /// <summary>Vocabulary size.</summary>
     int VocabSize { get; }
 
+    /// <summary>What kind of tokenizer this is and where it came from, for reports (e.g. <c>byte-level BPE from tokenizer.json</c>).</summary>
+    string Description { get; }
+
     /// <summary>Beginning-of-sequence id, if the tokenizer prepends one.</summary>
     int? BosId { get; }
 

@@ -28,6 +28,9 @@ public sealed class Llama2cTokenizer : ITextTokenizer
     public int VocabSize => _pieces.Length;
 
     /// <inheritdoc />
+    public string Description => "llama2.c SentencePiece-BPE (tokenizer .bin)";
+
+    /// <inheritdoc />
     public int? BosId => 1;
 
     /// <inheritdoc />

@@ -2,9 +2,16 @@ using Microsoft.ML.Tokenizers;
 
 namespace CircuitDsl.Runtime.Tokenizers;
 
-/// <summary>Adapts a Microsoft.ML.Tokenizers tokenizer (GPT-2 BPE, SentencePiece, tiktoken) to <see cref="ITextTokenizer"/>.</summary>
-public sealed class MlTokenizer(Tokenizer inner, int vocabSize, int? bosId) : ITextTokenizer
+/// <summary>Adapts a Microsoft.ML.Tokenizers tokenizer (byte-level BPE, SentencePiece, tiktoken) to <see cref="ITextTokenizer"/>.</summary>
+/// <param name="inner">The tokenizer.</param>
+/// <param name="vocabSize">The model's vocabulary size.</param>
+/// <param name="bosId">The BOS id to put first, if the model expects one.</param>
+/// <param name="description">What it is and where it came from (<see cref="ITextTokenizer.Description"/>).</param>
+public sealed class MlTokenizer(Tokenizer inner, int vocabSize, int? bosId, string description) : ITextTokenizer
 {
+    /// <inheritdoc />
+    public string Description => description;
+
     /// <inheritdoc />
     public int VocabSize => vocabSize;
 

@@ -37,13 +37,14 @@ public static class TokenizerLoader
         if (File.Exists(vocab) && File.Exists(merges))
         {
             bool qwen = config.Family == ModelFamily.Qwen2;
-            return new MlTokenizer(ByteLevelBpe.FromFiles(vocab, merges, qwen ? ByteLevelBpe.Qwen2Pattern : ByteLevelBpe.Gpt2Pattern, nfc: qwen), config.VocabSize, null);
+            return new MlTokenizer(ByteLevelBpe.FromFiles(vocab, merges, qwen ? ByteLevelBpe.Qwen2Pattern : ByteLevelBpe.Gpt2Pattern, nfc: qwen), config.VocabSize, null,
+                $"byte-level BPE (vocab.json + merges.txt, split as {(qwen ? "Qwen2" : "GPT-2")})");
         }
         string sentencePiece = Path.Combine(folder, "tokenizer.model");
         if (File.Exists(sentencePiece))
         {
             using var s = File.OpenRead(sentencePiece);
-            return new MlTokenizer(LlamaTokenizer.Create(s), config.VocabSize, config.BosTokenId);
+            return new MlTokenizer(LlamaTokenizer.Create(s), config.VocabSize, config.BosTokenId, "SentencePiece (tokenizer.model)");
         }
         if (File.Exists(json))
             return HfTokenizerJson.Load(json, config.VocabSize);   // refused, with the reason
@@ -53,5 +54,5 @@ public static class TokenizerLoader
     }
 
     /// <summary>The GPT-2 BPE vocabulary (r50k), bundled, no download.</summary>
-    public static ITextTokenizer Gpt2() => new MlTokenizer(TiktokenTokenizer.CreateForModel("gpt2"), 50257, null);
+    public static ITextTokenizer Gpt2() => new MlTokenizer(TiktokenTokenizer.CreateForModel("gpt2"), 50257, null, "GPT-2 BPE (r50k, bundled)");
 }

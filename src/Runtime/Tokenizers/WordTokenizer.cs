@@ -19,6 +19,9 @@ public sealed class WordTokenizer : ITextTokenizer
         BosId = bosId;
     }
 
+    /// <inheritdoc />
+    public string Description => "word list (words.txt)";
+
     /// <summary>Reads <c>words.txt</c>.</summary>
     public static WordTokenizer Load(string path)
     {

@@ -41,6 +41,7 @@ public sealed class HfTokenizerJsonTests : IDisposable
         var tiktoken = TiktokenTokenizer.CreateForModel("gpt2");
 
         tokenizer.BosId.Should().BeNull("GPT-2 puts no token first");
+        tokenizer.Description.Should().Be("byte-level BPE (tokenizer.json, 50257 tokens)");
         foreach (string text in Texts)
         {
             tokenizer.Encode(text).Should().Equal(tiktoken.EncodeToIds(text), $"'{text}' encodes as tiktoken does");
@@ -105,6 +106,7 @@ public sealed class HfTokenizerJsonTests : IDisposable
 
         // Qwen2 splits digits one by one and joins a non-letter to the word after it.
         var asQwen2 = TokenizerLoader.Load(_dir, Config(ModelFamily.Qwen2, 50257));
+        (asGpt2.Description, asQwen2.Description).Should().Be(("byte-level BPE (vocab.json + merges.txt, split as GPT-2)", "byte-level BPE (vocab.json + merges.txt, split as Qwen2)"));
         asQwen2.Encode(" 1732").Select(id => asQwen2.TokenText(id)).Should().Equal(" ", "1", "7", "3", "2");
         asGpt2.Encode(" 1732").Should().HaveCount(2);
     }
