@@ -17,10 +17,10 @@ internal static class EdgeEnds
             throw new AttributionInputException($"{method} needs at least one sender and one receiver.");
         foreach (var x in senders)
             if (x.Kind is not (ComponentKind.Embedding or ComponentKind.Head or ComponentKind.Mlp))
-                throw new AttributionInputException($"{method} sends from the embedding, heads and MLPs; {x.Id} is a {x.Kind} component.");
+                throw new AttributionInputException($"{method} sends from the embedding, heads and MLPs, not {x.Id}.");
         foreach (var x in receivers)
             if (x.Kind is not (ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value or ComponentKind.Logits))
-                throw new AttributionInputException($"{method} receives at heads, their queries, keys and values, MLPs' inputs and the logits; {x.Id} is a {x.Kind} component.");
+                throw new AttributionInputException($"{method} receives at heads, their queries, keys and values, MLPs' inputs and the logits, not {x.Id}.");
         foreach (var x in senders.Concat(receivers)) x.Validate(config);
     }
 

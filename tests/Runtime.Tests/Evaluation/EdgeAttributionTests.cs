@@ -88,6 +88,10 @@ public class EdgeAttributionTests(ITestOutputHelper output)
             .Should().Throw<AttributionInputException>().WithMessage("*MLPs' inputs*L1N4*");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Neuron, 0, 2)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*heads and MLPs*L0N2*");
+        attribution.Invoking(a => a.Estimate([Component.Parse("logits")], [new Component(ComponentKind.Head, 1, 0)]))
+            .Should().Throw<AttributionInputException>().WithMessage("*sends from the embedding, heads and MLPs, not logits.");
+        attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Head, 0, 0)], [Component.Parse("embed")]))
+            .Should().Throw<AttributionInputException>().WithMessage("*receives at heads*the logits, not embed.");
         attribution.Invoking(a => a.Estimate([new Component(ComponentKind.Mlp, 0), new Component(ComponentKind.Mlp, 0)], [new Component(ComponentKind.Head, 1, 0)]))
             .Should().Throw<AttributionInputException>().WithMessage("*L0MLP is listed twice*");
         attribution.Estimate([new Component(ComponentKind.Head, 0, 1)], [new Component(ComponentKind.Key, 1, 2), new Component(ComponentKind.Head, 0, 0)])
