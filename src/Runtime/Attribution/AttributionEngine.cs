@@ -124,16 +124,15 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 for (int j = 0; j < group.Length; j++) table.Set("curvature", group[j], rows, each[j].Quadratic);
             });
             foreach (int c in screened) flagged[c] = ResultBuilder.MeanRTilde(table, scales, c, "curvature", o.Epsilon) >= o.Tau;
-            // Every component given an exact curvature has its HVP-corrected estimate l + q for free: the unflagged
-            // keep it as their estimate, the flagged list it beside their exact effect (whose error it then shows).
-            if (!o.Methods.HasFlag(Methods.Hvp))
-                for (int i = 0; i < p; i++)
-                    table.Set("hvp", i, screened, [.. screened.Select(c => table.Get("atp", i, c) + table.Get("curvature", i, c))]);
 
             // Fix: the flagged components' exact patching effect, one plain forward row each from the cached clean
             // run at their layer (pairs share chunks: 8 pairs 2.2× faster) — as cheap as a row of any estimate, and
-            // nothing left to bound.
+            // nothing left to bound. Their HVP-corrected estimate comes free from AtP and the exact curvature and is
+            // listed beside it; its actual error is known. Unflagged components keep AtP, which R̃ < τ trusts: their
+            // l + q, where computed, overshoots as often as it helps (GPT-2 shape, 8 pairs: top-5 agreement 1.0 → 0.8).
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
+            for (int i = 0; i < p && fix.Length > 0; i++)
+                table.Set("hvp", i, fix, [.. fix.Select(c => table.Get("atp", i, c) + table.Get("curvature", i, c))]);
             if (!o.Methods.HasFlag(Methods.Patching)) ForEachPairGroup("fix", fix, Patch);
         }
 

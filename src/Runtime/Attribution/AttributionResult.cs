@@ -51,13 +51,36 @@ public sealed record ComponentEstimate
     /// <summary>What <see cref="Bound"/> is for each kind of estimate, for reports to print beside it.</summary>
     public const string BoundExplanation = "Bounds are estimated a posteriori, not guaranteed: for AtP (and HVP, which has no remainder estimate of its own) |½δᵀHδ|, the second-order term; "
         + "for MS-HVP the Taylor remainder, with sup|φ‴| from φ″ at its sub-steps; 0 where the estimate is exact patching.";
-    /// <summary>The best estimate available: the exact patching effect for flagged components, else MS-HVP, else HVP,
-    /// else AtP (patching asked for every component is ground truth for evaluation, not the unflagged estimates).</summary>
-    public double Estimate => ExactlyPatched ? Patching!.Value : MsHvp ?? Hvp ?? Atp;
-    /// <summary>Which method <see cref="Estimate"/> comes from.</summary>
-    public string EstimateMethod => ExactlyPatched ? "patching" : MsHvp is not null ? "mshvp" : Hvp is not null ? "hvp" : "atp";
+    /// <summary>True when Screen–Flag–Fix produced this estimate (its flags decide <see cref="Estimate"/>).</summary>
+    public bool ScreenFlagFix { get; init; }
 
-    private bool ExactlyPatched => Flagged && Patching is not null;
+    /// <summary>
+    /// The final estimate. With Screen–Flag–Fix, the method's: the exact patching effect for flagged components, AtP
+    /// (which R̃ &lt; τ trusts) for the others, whatever other estimators were asked for beside it. Without it, the best
+    /// computed: MS-HVP, else HVP, else AtP. Patching asked for every component is ground truth for evaluation, never
+    /// an unflagged component's estimate.
+    /// </summary>
+    public double Estimate => EstimateMethod switch
+    {
+        "patching" => Patching!.Value,
+        "mshvp" => MsHvp!.Value,
+        "hvp" => Hvp!.Value,
+        _ => Atp,
+    };
+
+    /// <summary>Which method <see cref="Estimate"/> comes from.</summary>
+    public string EstimateMethod => EstimateOrder(Flagged, ScreenFlagFix).First(m => m switch
+    {
+        "patching" => Patching is not null,
+        "mshvp" => MsHvp is not null,
+        "hvp" => Hvp is not null,
+        _ => true,
+    });
+
+    /// <summary>The methods <see cref="Estimate"/> takes, in order of preference, for a component flagged or not, by
+    /// Screen–Flag–Fix or not (shared with the evaluation, which applies it per pair).</summary>
+    public static IReadOnlyList<string> EstimateOrder(bool flagged, bool screenFlagFix) =>
+        flagged ? ["patching", "mshvp", "hvp", "atp"] : screenFlagFix ? ["atp"] : ["mshvp", "hvp", "atp"];
 }
 
 /// <summary>The outcome of an attribution run.</summary>
