@@ -34,18 +34,28 @@ public static class HfTokenizerJson
         {
             var root = doc.RootElement;
             if (Unsupported(root) is { } reason) throw new ModelLoadException(path, reason);
-            var model = root.GetProperty("model");
-            var vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
-            var merges = model.GetProperty("merges").EnumerateArray().Select(m => Merge(path, m)).ToList();
-            var added = root.TryGetProperty("added_tokens", out var a) && a.ValueKind == JsonValueKind.Array
-                ? a.EnumerateArray().ToDictionary(t => t.GetProperty("content").GetString()!, t => t.GetProperty("id").GetInt32())
-                : [];
-            int largest = vocabulary.Values.Concat(added.Values).Max();
-            if (largest >= vocabSize)
+            Dictionary<string, int> vocabulary, added;
+            List<string> merges;
+            try
+            {
+                var model = root.GetProperty("model");
+                vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
+                merges = [.. model.GetProperty("merges").EnumerateArray().Select(m => Merge(path, m))];
+                added = root.TryGetProperty("added_tokens", out var a) && a.ValueKind == JsonValueKind.Array
+                    ? a.EnumerateArray().ToDictionary(t => t.GetProperty("content").GetString()!, t => t.GetProperty("id").GetInt32())
+                    : [];
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
+            {
+                throw new ModelLoadException(path, $"its BPE model is malformed ({ex.Message}); expected model.vocab (token → id), model.merges and added_tokens [{{id, content}}].", inner: ex);
+            }
+            var ids = vocabulary.Values.Concat(added.Values).Distinct().ToList();
+            if (ids.Count == 0) throw new ModelLoadException(path, "its vocabulary is empty.");
+            if (ids.Max() is var largest && largest >= vocabSize)
                 throw new ModelLoadException(path, $"token id {largest} is beyond the model's {vocabSize} embeddings: the tokenizer belongs to another model.");
             bool nfc = root.TryGetProperty("normalizer", out var n) && n.ValueKind == JsonValueKind.Object;
             var tokenizer = ByteLevelBpe.Create(vocabulary, merges, Pattern(root.GetProperty("pre_tokenizer"))!, added, nfc);
-            return new MlTokenizer(tokenizer, vocabSize, Bos(root, added), $"byte-level BPE ({Path.GetFileName(path)}, {vocabulary.Count + added.Count} tokens)");
+            return new MlTokenizer(tokenizer, vocabSize, Bos(root, added), $"byte-level BPE ({Path.GetFileName(path)}, {ids.Count} tokens)");
         }
     }
 

@@ -119,6 +119,9 @@ public sealed class HfTokenizerJsonTests : IDisposable
     [InlineData("""{"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "ByteLevel"}}""", "*normalizer Lowercase*")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 99}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}}""", "*token id 99 is beyond the model's 10 embeddings*")]
     [InlineData("not json", "*tokenizer.json: is not valid JSON*")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": [], "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}""", "*BPE model is malformed*model.vocab*")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "ByteLevel"}}""", "*BPE model is malformed*model.merges*")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}""", "*vocabulary is empty*")]
     public void A_tokenizer_json_it_cannot_read_says_why_and_what_to_use(string json, string message)
     {
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), json);
