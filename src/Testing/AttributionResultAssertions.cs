@@ -16,6 +16,7 @@ public sealed class AttributionResultAssertions(AttributionResult subject)
     /// <summary>Asserts that <paramref name="id"/> is among the top <paramref name="k"/> components by |estimate|.</summary>
     public AndConstraint<AttributionResultAssertions> RankInTop(int k, string id, string because = "", params object[] becauseArgs)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         var ranked = Subject.Ranked().Select(c => c.Id).ToList();
         int rank = ranked.IndexOf(id);
         Execute.Assertion.BecauseOf(because, becauseArgs)
@@ -31,6 +32,8 @@ public sealed class AttributionResultAssertions(AttributionResult subject)
     /// by at least <paramref name="atLeast"/> (a fraction).</summary>
     public AndConstraint<AttributionResultAssertions> AgreeWithPatching(int topK = 5, double atLeast = 0.8, string because = "", params object[] becauseArgs)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
+        if (atLeast is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(atLeast), atLeast, "An agreement is a fraction in [0, 1].");
         bool patched = Subject.Components.All(c => c.Patching is not null);
         double overlap = patched ? PatchingEvaluation.TopKOverlap([.. Subject.Components.Select(c => c.Estimate)], [.. Subject.Components.Select(c => c.Patching!.Value)], topK) : double.NaN;
         Execute.Assertion.BecauseOf(because, becauseArgs)

@@ -68,5 +68,8 @@ public class AssertionTests
         act.Should().Throw<XunitException>().WithMessage("*top-3 agreement*at least 1*0.66*L0H1*");
         var unpatched = Result with { Components = [.. Result.Components.Select(c => c with { Patching = null })] };
         ((Action)(() => unpatched.Should().AgreeWithPatching())).Should().Throw<XunitException>().WithMessage("*patching was not computed*");
+        ((Action)(() => Result.Should().AgreeWithPatching(atLeast: 80))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*fraction in [0, 1]*");
+        ((Action)(() => Result.Should().AgreeWithPatching(topK: 0))).Should().Throw<ArgumentOutOfRangeException>();
+        ((Action)(() => Result.Should().RankInTop(0, "L9H9"))).Should().Throw<ArgumentOutOfRangeException>();
     }
 }
