@@ -34,6 +34,8 @@ public sealed record EdgeEstimate(Component Sender, Component Receiver, double A
 /// key or value taken back through its slice of the projection and the norm; an MLP's is the gradient at the residual
 /// stream where it reads minus the gradient at the stream after it (which the skip path carries), less the attention's
 /// share where attention reads the same stream (parallel residuals); the logits' is the gradient after the last layer.
+/// A head's δ_s is its slice of <c>attn.result</c>, or, behind Gemma-2's post-attention norm, the attention output's
+/// change when only its <c>attn.z</c> is corrupted.
 /// Per pair: a corrupted forward, a clean forward and backward, and one backward through each receiving layer's
 /// attention norm. Like AtP it can lie where the network bends: measure the edges that matter exactly with
 /// <see cref="EdgePatching"/>.
@@ -48,8 +50,6 @@ public sealed class EdgeAttribution
     public EdgeAttribution(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
     {
         if (pairs.Count == 0) throw new AttributionInputException("Edge attribution needs at least one prompt pair.");
-        if (model.Config.PostNorms)
-            throw new AttributionInputException("Edge attribution reads each head's write to the residual stream, which a post-attention norm (Gemma-2) mixes; measure edges with EdgePatching.");
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
         _model = model;
         _pairs = pairs;
@@ -93,8 +93,9 @@ public sealed class EdgeAttribution
         // Products in the model's precision, at least float32 (float64 models keep float64).
         var dtype = _model.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
-        // Heads write attn.result (their slice), MLPs mlp_out, the embedding embed.
-        Site Writes(Component s) => s.Kind == ComponentKind.Head ? new Site(SiteKind.AttnResult, s.Layer) : s.Site;
+        // Heads write attn.result (their slice; behind a post-attention norm their change is computed from attn.z),
+        // MLPs mlp_out, the embedding embed.
+        Site Writes(Component s) => s.Kind != ComponentKind.Head ? s.Site : new Site(c.PostNorms ? SiteKind.AttnZ : SiteKind.AttnResult, s.Layer);
         var senderSites = senders.Select(Writes).Distinct().ToList();
         var logits = inputs.Where(r => r.Kind == ComponentKind.Logits).ToList();
         var layered = inputs.Except(logits).ToList();
@@ -133,8 +134,9 @@ public sealed class EdgeAttribution
         Tensor Delta(Component s)
         {
             var site = Writes(s);
-            var d = corrupted[site] - clean[site].detach();
-            if (s.Kind == ComponentKind.Head) d = d.select(2, s.Index);
+            var d = s.Kind != ComponentKind.Head ? corrupted[site] - clean[site].detach()
+                : c.PostNorms ? PostNormedHeadChange(s.Layer, s.Index, clean[site].detach(), corrupted[site])
+                : (corrupted[site] - clean[site].detach()).select(2, s.Index);
             return d.to_type(dtype) * At(s.Position);
         }
         var deltas = stack([.. senders.Select(Delta)], 1);                                       // [B, S, T, D]
@@ -178,6 +180,17 @@ public sealed class EdgeAttribution
                 for (int n = 0; n < receiving.Count; n++)
                     sums.Add((senders[from[si]], receiving[n], values[si * receiving.Count + n]));
         }
+    }
+
+    // A head's change in the residual stream behind a post-attention norm (Gemma-2), which mixes the heads' writes: the
+    // attention output with only that head's z [B, T, H, d] from the corrupted run, minus the clean one (as EdgePatching's δ).
+    private Tensor PostNormedHeadChange(int layer, int head, Tensor cleanZ, Tensor corruptedZ)
+    {
+        var block = _model.Layer(layer);
+        Tensor Output(Tensor z) => block.AttentionPostNorm!.Forward(block.Attention.Output.Forward(z.flatten(2)));
+        using var _ = no_grad();
+        var only = zeros(cleanZ.shape[2], dtype: cleanZ.dtype, device: cleanZ.device).index_fill_(0, tensor(new long[] { head }, device: cleanZ.device), 1).view(1, 1, -1, 1);
+        return Output(cleanZ + (corruptedZ - cleanZ) * only) - Output(cleanZ);
     }
 
     // Where a layer's MLP reads the residual stream.

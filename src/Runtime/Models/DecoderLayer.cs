@@ -40,6 +40,9 @@ public sealed class DecoderLayer : nn.Module
     /// <summary>The norm between the residual stream and the attention's query, key and value projections.</summary>
     public Norm AttentionNorm => attn_norm;
 
+    /// <summary>Gemma-2's norm between the attention's output projection and the residual stream, or null.</summary>
+    public Norm? AttentionPostNorm => post_attn_norm;
+
     /// <summary>
     /// Runs the block on the residual stream at positions s.Start… ([B, T − s.Start, D]; see
     /// <see cref="ForwardState.Start"/>); with <paramref name="queryFrom"/> only positions queryFrom… come out (every
