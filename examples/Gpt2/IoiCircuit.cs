@@ -10,6 +10,7 @@ public static partial class Gpt2Small;
 [Circuit(typeof(Gpt2Small), Name = "IOI")]
 [Edge(nameof(DuplicateToken), nameof(SInhibition))]
 [Edge(nameof(SInhibition), nameof(NameMovers))]
+[Edge(nameof(NameMovers), EdgeEnd.Logits)]   // the name movers copy the name straight into the logits
 public static partial class IoiCircuit
 {
     [Heads("9.9", "9.6", "10.0")] public static partial ComponentGroup NameMovers { get; }
