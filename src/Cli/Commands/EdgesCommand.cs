@@ -55,6 +55,15 @@ internal static class EdgesCommand
             console.Write(AttributionTable.EdgeScreen(ranked, exact, Math.Max(measured, 15)));
             console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                 $"{estimates.Count} edges estimated over {data.Count} pair(s) in {screenSeconds:F2} s; {exact.Count} measured exactly in {patchSeconds:F2} s.")));
+            if (exact.Count > 0)
+            {
+                // How far to trust the screen's order below the measured edges: how it fared on them.
+                int close = exact.Count(x => Math.Abs(x.Key.Atp - x.Value.Effect) <= 0.2 * Math.Abs(x.Value.Effect));
+                int sign = exact.Count(x => Math.Sign(x.Key.Atp) == Math.Sign(x.Value.Effect));
+                var worst = exact.MaxBy(x => Math.Abs(x.Key.Atp - x.Value.Effect));
+                console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"On the measured edges the estimate is within 20 % of path patching for {close} of {exact.Count}, of its sign for {sign}; furthest: {worst.Key.Sender.Id} → {worst.Key.Receiver.Id} ({worst.Key.Atp:+0.000;-0.000;0.000} against {worst.Value.Effect:+0.000;-0.000;0.000}).")));
+            }
             if (parse.GetValue(json) is { } file)
             {
                 var rows = ranked.Select(e => new

@@ -150,7 +150,7 @@ public class EdgesCommandTests
             var (code, output) = CliTests.Run("edges", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
                 "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim", "--top", "3", "--json", json);
             code.Should().Be(0);
-            output.Should().Contain("edges by |estimate|").And.Contain("3 measured exactly");
+            output.Should().Contain("edges by |estimate|").And.Contain("3 measured exactly").And.MatchRegex(@"within 20 % of path patching for \d of 3, of its sign for \d; furthest: \S+ → \S+ \(");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var edges = doc.RootElement.GetProperty("edges").EnumerateArray().ToList();
             // stories260K: 5 layers of 8 heads (4 key/value heads) and MLPs; heads and MLPs of layer l send to the inputs
