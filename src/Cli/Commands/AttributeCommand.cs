@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CircuitDsl.Cli.Rendering;
+using CircuitDsl.Cli.Reports;
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Runtime.Reporting;
@@ -28,6 +29,7 @@ internal static class AttributeCommand
         var top = CommonOptions.Top("Rows of the console table.", 15);
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };
+        var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report to this folder: per-layer heatmaps of heads and MLPs, estimates against patching (with --methods patching), the JSON." };
         var shard = new Option<string?>("--shard") { Description = "Run shard i/n only (with --no-sff) and write --partial; combine with `circuit merge`." };
         var shardAxis = new Option<ShardAxis>("--shard-axis") { Description = "Split pairs or components across shards.", DefaultValueFactory = _ => ShardAxis.Pairs };
         var partial = new Option<FileInfo?>("--partial") { Description = "Where a shard writes its partial result." };
@@ -35,7 +37,7 @@ internal static class AttributeCommand
 
         var command = new Command("attribute", "Attribute a metric (answer − wrong logit) to components with Screen–Flag–Fix.")
         {
-            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json, shard, shardAxis, partial, devices,
+            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json, report, shard, shardAxis, partial, devices,
         };
         foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -80,6 +82,11 @@ internal static class AttributeCommand
             {
                 File.WriteAllText(output.FullName, AttributionJson.Write(result));
                 console.MarkupLine($"wrote [bold]{Markup.Escape(output.FullName)}[/]");
+            }
+            if (parse.GetValue(report) is { } folder)
+            {
+                string html = AttributionReport.Write(result, folder.FullName, m.Config.Layers, m.Config.Heads, $"CircuitDsl — {Path.GetFileName(path.TrimEnd('/'))}");
+                console.MarkupLine($"report: [link]{Markup.Escape(html)}[/]");
             }
             return 0;
         });

@@ -35,6 +35,26 @@ public class CliTests
         output.Trim().Should().StartWith("0.1.0");
     }
 
+    [Fact]
+    public void Attribute_writes_an_html_report_with_its_figures_and_json()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"cdsl-report-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, output) = Run("attribute", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"),
+                "--clean", "When Mary and John went to the store , John gave a drink to", "--corrupt", "When Mary and John went to the store , Mary gave a drink to",
+                "--answer", "Mary", "--wrong", "John", "--methods", "patching", "--report", folder);
+            code.Should().Be(0, output);
+            output.Should().Contain("report: ");
+            Directory.GetFiles(folder).Select(Path.GetFileName).Should().BeEquivalentTo(["index.html", "heatmaps.png", "scatter.png", "result.json"]);
+            File.ReadAllText(Path.Combine(folder, "index.html")).Should().Contain("L0MLP");
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("--top must be 0 or more; got -1.", "attribute", "--model", "m", "--top", "-1")]
     [InlineData("--top must be 0 or more; got -2.", "edges", "--model", "m", "--top", "-2")]
