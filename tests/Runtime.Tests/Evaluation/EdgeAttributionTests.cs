@@ -12,11 +12,7 @@ namespace CircuitDsl.Runtime.Tests.Evaluation;
 public class EdgeAttributionTests(ITestOutputHelper output)
 {
     [SkippableTheory]
-    [InlineData("gpt2")]
-    [InlineData("gpt-neox")]
-    [InlineData("llama")]
-    [InlineData("qwen2")]
-    [InlineData("gemma2")]
+    [MemberData(nameof(Fixtures.Families), MemberType = typeof(Fixtures))]
     public void Each_edge_estimate_is_the_slope_of_the_exact_edge_effect_synthetic_weights(string family)
     {
         // In float64, path patching with δ scaled by ε gives effect(ε)/ε = the first-order estimate + O(ε).

@@ -59,11 +59,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
     }
 
     [SkippableTheory]
-    [InlineData("gpt2")]
-    [InlineData("gpt-neox")]
-    [InlineData("llama")]
-    [InlineData("qwen2")]
-    [InlineData("gemma2")]
+    [MemberData(nameof(Fixtures.Families), MemberType = typeof(Fixtures))]
     public void Everything_that_writes_the_stream_sent_into_the_logits_together_moves_the_whole_gap_synthetic_weights(string family)
     {
         // The stream after the last layer is the embedding plus every attention and MLP output (biases are constants),
