@@ -21,7 +21,7 @@ public static class HfTokenizerJson
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             return Unsupported(doc.RootElement) is null;
         }
-        catch (JsonException) { return false; }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return false; }   // Load says why
     }
 
     /// <summary>The tokenizer <paramref name="path"/> describes, for a model with <paramref name="vocabSize"/> embeddings.</summary>
@@ -33,11 +33,11 @@ public static class HfTokenizerJson
         using (doc)
         {
             var root = doc.RootElement;
-            if (Unsupported(root) is { } reason) throw new ModelLoadException(path, reason);
             Dictionary<string, int> vocabulary, added;
             List<string> merges;
             try
             {
+                if (Unsupported(root) is { } reason) throw new ModelLoadException(path, reason);
                 var model = root.GetProperty("model");
                 vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
                 merges = [.. model.GetProperty("merges").EnumerateArray().Select(m => Merge(path, m))];
@@ -54,7 +54,13 @@ public static class HfTokenizerJson
             if (ids.Max() is var largest && largest >= vocabSize)
                 throw new ModelLoadException(path, $"token id {largest} is beyond the model's {vocabSize} embeddings: the tokenizer belongs to another model.");
             bool nfc = root.TryGetProperty("normalizer", out var n) && n.ValueKind == JsonValueKind.Object;
-            var tokenizer = ByteLevelBpe.Create(vocabulary, merges, Pattern(root.GetProperty("pre_tokenizer"))!, added, nfc);
+            string pattern = Pattern(root.GetProperty("pre_tokenizer"))!;
+            Microsoft.ML.Tokenizers.Tokenizer tokenizer;
+            try { tokenizer = ByteLevelBpe.Create(vocabulary, merges, pattern, added, nfc); }
+            catch (ArgumentException ex) when (ex is System.Text.RegularExpressions.RegexParseException)
+            {
+                throw new ModelLoadException(path, $"its split regex is not one .NET reads ({ex.Message}): {pattern}", inner: ex);
+            }
             return new MlTokenizer(tokenizer, vocabSize, Bos(root, added), $"byte-level BPE ({Path.GetFileName(path)}, {ids.Count} tokens)");
         }
     }
