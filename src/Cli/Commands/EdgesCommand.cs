@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using CircuitDsl.Cli.Rendering;
+using CircuitDsl.Cli.Reports;
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Evaluation;
 using CircuitDsl.Runtime.Loading;
@@ -25,9 +26,10 @@ internal static class EdgesCommand
         var receivers = new Option<string>("--receivers") { Description = "Receivers: heads (their query, key and value heads), mlps (their inputs), qkv, logits, or ids (L1H0, L1H0Q, L1H1K, L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps,logits" };
         var top = CommonOptions.Top("Edges, by |estimate|, measured exactly by path patching (0: none).", 10);
         var json = new Option<FileInfo?>("--json") { Description = "Write every edge's estimate (and the exact effects measured) as JSON." };
+        var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report to this folder: the largest edges drawn over the model's layers, the table, the JSON." };
         var command = new Command("edges", "Screen every edge from the embedding, heads and MLPs into heads' queries, keys and values, MLPs' inputs and the logits (edge attribution patching); measure the largest exactly.")
         {
-            model, device, senders, receivers, top, json,
+            model, device, senders, receivers, top, json, report,
         };
         foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -64,16 +66,22 @@ internal static class EdgesCommand
                 console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                     $"On the measured edges the estimate is within 20 % of path patching for {close} of {exact.Count}, of its sign for {sign}; furthest: {worst.Key.Sender.Id} → {worst.Key.Receiver.Id} ({worst.Key.Atp:+0.000;-0.000;0.000} against {worst.Value.Effect:+0.000;-0.000;0.000}).")));
             }
+            var rows = ranked.Select(e => new
+            {
+                sender = e.Sender.Id, receiver = e.Receiver.Id, input = e.Input, estimate = e.Atp,
+                patching = exact.TryGetValue(e, out var x) ? x.Effect : (double?)null,
+                shareOfGap = x?.Fraction,
+            });
+            string edgesJson = JsonSerializer.Serialize(new { model = path, pairs = data.Count, edges = rows }, new JsonSerializerOptions { WriteIndented = true });
             if (parse.GetValue(json) is { } file)
             {
-                var rows = ranked.Select(e => new
-                {
-                    sender = e.Sender.Id, receiver = e.Receiver.Id, input = e.Input, estimate = e.Atp,
-                    patching = exact.TryGetValue(e, out var x) ? x.Effect : (double?)null,
-                    shareOfGap = x?.Fraction,
-                });
-                File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = path, pairs = data.Count, edges = rows }, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(file.FullName, edgesJson);
                 console.MarkupLine($"wrote [bold]{Markup.Escape(file.FullName)}[/]");
+            }
+            if (parse.GetValue(report) is { } folder)
+            {
+                string html = EdgeReport.Write(ranked, exact, m.Config, $"CircuitDsl edges — {Path.GetFileName(path.TrimEnd('/'))}", edgesJson, folder.FullName);
+                console.MarkupLine($"report: [link]{Markup.Escape(html)}[/]");
             }
             return 0;
         });

@@ -188,6 +188,26 @@ public class EdgesCommandTests
     }
 
     [Fact]
+    public void Edges_writes_an_html_report_with_the_graph_and_json()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"cdsl-edges-report-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, output) = CliTests.Run("edges", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"),
+                "--clean", "When Mary and John went to the store , John gave a drink to", "--corrupt", "When Mary and John went to the store , Mary gave a drink to",
+                "--answer", "Mary", "--wrong", "John", "--top", "4", "--report", folder);
+            code.Should().Be(0, output);
+            Directory.GetFiles(folder).Select(Path.GetFileName).Should().BeEquivalentTo(["index.html", "graph.png", "edges.json"]);
+            File.ReadAllText(Path.Combine(folder, "index.html")).Should().Contain("graph.png").And.Contain("logits");
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "edges.json"))).RootElement.GetProperty("edges").GetArrayLength().Should().BeGreaterThan(4);
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Edges_with_every_receiver_before_every_sender_is_a_clear_error()
     {
         var act = () => CliTests.Run("edges", "--model", CircuitDsl.Cli.Reports.EmbeddedModels.Locate("ioi"),
