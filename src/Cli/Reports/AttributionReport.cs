@@ -131,10 +131,13 @@ public static class AttributionReport
         return plot;
     }
 
+    /// <summary>A signed number for the reports' tables, "–" when absent or not finite (0.000 when it rounds to zero).</summary>
+    internal static string Signed(double? value) =>
+        value is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "–";
+
     private static string Html(AttributionResult result, string title, string? hypothesis, IReadOnlyList<EdgeEffect> edges)
     {
         string E(string s) => WebUtility.HtmlEncode(s);
-        string F(double? v) => v is double d && double.IsFinite(d) ? d.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "–";
         var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>")
           .Append("*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1650px;color:#222}img{max-width:100%;height:auto;border:1px solid #ddd}")
@@ -142,7 +145,7 @@ public static class AttributionReport
           .Append("td:first-child,th:first-child{text-align:left}.flag{color:#b00;font-weight:bold}.note{color:#666;font-size:90%}</style></head><body>");
         sb.Append("<h1>").Append(E(title)).Append("</h1>");
         sb.Append("<p>Model <code>").Append(E(result.Model)).Append("</code>, ").Append(result.Pairs).Append(" prompt pairs, metric ")
-          .Append(E(result.MetricKind)).Append(": M(x) = ").Append(F(result.CleanMetric)).Append(", M(x′) = ").Append(F(result.CorruptedMetric)).Append(".</p>");
+          .Append(E(result.MetricKind)).Append(": M(x) = ").Append(Signed(result.CleanMetric)).Append(", M(x′) = ").Append(Signed(result.CorruptedMetric)).Append(".</p>");
         if (hypothesis is not null) sb.Append("<p>").Append(E(hypothesis)).Append("</p>");
         sb.Append("<h2>Landscape</h2><img src=\"heatmaps.png\" alt=\"layer by head heatmaps of patching, AtP, HVP, the final estimate and R-tilde, flagged cells crossed\">");
         sb.Append("<h2>Against patching</h2><img src=\"scatter.png\" alt=\"scatter of estimates against activation patching\">");
@@ -160,14 +163,14 @@ public static class AttributionReport
             sb.Append("<h2>Declared edges (path patching)</h2><table><tr><th>sender</th><th>receiver</th><th>input</th><th>effect</th><th>gap</th><th>share of gap</th></tr>");
             foreach (var edge in edges)
                 sb.Append("<tr><td>").Append(E(edge.Sender)).Append("</td><td>").Append(E(edge.Receiver)).Append("</td><td>").Append(edge.Input).Append("</td><td>")
-                  .Append(F(edge.Effect)).Append("</td><td>").Append(F(edge.Gap)).Append("</td><td>").Append(edge.Share).Append("</td></tr>");
+                  .Append(Signed(edge.Effect)).Append("</td><td>").Append(Signed(edge.Gap)).Append("</td><td>").Append(edge.Share).Append("</td></tr>");
             sb.Append("</table>");
         }
         sb.Append("<h2>Components</h2><table><tr><th>component</th><th>patching</th><th>AtP</th><th>HVP</th><th>MS-HVP</th><th>R̃</th><th>flag</th><th>estimate</th><th>± bound (est.)</th></tr>");
         foreach (var c in result.Ranked())
-            sb.Append("<tr><td>").Append(E(c.Id)).Append("</td><td>").Append(F(c.Patching)).Append("</td><td>").Append(F(c.Atp)).Append("</td><td>").Append(F(c.Hvp))
-              .Append("</td><td>").Append(F(c.MsHvp)).Append("</td><td>").Append(c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "–").Append("</td><td class=\"flag\">")
-              .Append(c.Flagged ? "FLAG" : "").Append("</td><td>").Append(F(c.Estimate)).Append("</td><td>").Append(c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "–").Append("</td></tr>");
+            sb.Append("<tr><td>").Append(E(c.Id)).Append("</td><td>").Append(Signed(c.Patching)).Append("</td><td>").Append(Signed(c.Atp)).Append("</td><td>").Append(Signed(c.Hvp))
+              .Append("</td><td>").Append(Signed(c.MsHvp)).Append("</td><td>").Append(c.RTilde?.ToString("F2", CultureInfo.InvariantCulture) ?? "–").Append("</td><td class=\"flag\">")
+              .Append(c.Flagged ? "FLAG" : "").Append("</td><td>").Append(Signed(c.Estimate)).Append("</td><td>").Append(c.Bound?.ToString("G2", CultureInfo.InvariantCulture) ?? "–").Append("</td></tr>");
         sb.Append("</table><p class=\"note\">").Append(E(ComponentEstimate.BoundExplanation)).Append(' ')
           .Append("R̃ = |½δᵀHδ| / (|gᵀδ| + |½δᵀHδ| + ε·|M(x) − M(x′)|); flagged when R̃ ≥ ").Append(result.Options.Tau.ToString("F2", CultureInfo.InvariantCulture))
           .Append(". Full data: <a href=\"result.json\">result.json</a>.</p></body></html>");

@@ -85,14 +85,13 @@ public static class EdgeReport
 
     private static string Html(IReadOnlyList<EdgeEstimate> ranked, IReadOnlyDictionary<EdgeEstimate, EdgeEffect> exact, string title, int drawn)
     {
-        string F(double? v) => v is double d ? d.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "–";
         var rows = new StringBuilder();
         foreach (var e in ranked.Take(Math.Max(50, exact.Count)))
         {
             var x = exact.GetValueOrDefault(e);
             rows.Append("<tr><td>").Append(WebUtility.HtmlEncode(e.Sender.Id)).Append("</td><td>").Append(WebUtility.HtmlEncode(e.Receiver.Id))
-                .Append("</td><td>").Append(e.Input).Append("</td><td>").Append(F(e.Atp)).Append("</td><td>").Append(F(x?.Effect))
-                .Append("</td><td>").Append(x?.Share ?? "").Append("</td></tr>\n");
+                .Append("</td><td>").Append(e.Input).Append("</td><td>").Append(AttributionReport.Signed(e.Atp))
+                .Append("</td><td>").Append(AttributionReport.Signed(x?.Effect)).Append("</td><td>").Append(x?.Share ?? "").Append("</td></tr>\n");
         }
         return $$"""
             <!doctype html>

@@ -131,8 +131,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             // listed beside it; its actual error is known. Unflagged components keep AtP, which R̃ < τ trusts: their
             // l + q, where computed, overshoots as often as it helps (GPT-2 shape, 8 pairs: top-5 agreement 1.0 → 0.8).
             var fix = Enumerable.Range(0, n).Where(c => flagged[c]).ToArray();
-            for (int i = 0; i < p && fix.Length > 0; i++)
-                table.Set("hvp", i, fix, [.. fix.Select(c => table.Get("atp", i, c) + table.Get("curvature", i, c))]);
+            if (fix.Length > 0)
+                for (int i = 0; i < p; i++)
+                    table.Set("hvp", i, fix, [.. fix.Select(c => table.Get("atp", i, c) + table.Get("curvature", i, c))]);
             if (!o.Methods.HasFlag(Methods.Patching)) ForEachPairGroup("fix", fix, Patch);
         }
 

@@ -16,6 +16,13 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     /// </summary>
     public int FirstDifference => Math.Max(0, Enumerable.Range(0, Math.Min(Clean.Count, Corrupted.Count)).FirstOrDefault(i => Clean[i] != Corrupted[i], -1));
 
+    /// <summary>Checks the pairs <paramref name="method"/> is given: at least one, each as <see cref="Validate"/> says.</summary>
+    public static void ValidateAll(IReadOnlyList<PromptPair> pairs, int vocabSize, string method)
+    {
+        if (pairs.Count == 0) throw new AttributionInputException($"{method} needs at least one prompt pair.");
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(vocabSize, i);
+    }
+
     /// <summary>Checks lengths and vocabulary; throws <see cref="AttributionInputException"/> with what to fix.</summary>
     public void Validate(int vocabSize, int index = 0)
     {

@@ -49,8 +49,7 @@ public sealed class EdgeAttribution
     /// <summary>Prepares edge attribution of <paramref name="model"/> on <paramref name="pairs"/>.</summary>
     public EdgeAttribution(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
     {
-        if (pairs.Count == 0) throw new AttributionInputException("Edge attribution needs at least one prompt pair.");
-        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge attribution");
         _model = model;
         _pairs = pairs;
     }

@@ -56,8 +56,7 @@ public sealed class EdgePatching
     /// <summary>Prepares edge patching of <paramref name="model"/> on <paramref name="pairs"/>.</summary>
     public EdgePatching(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
     {
-        if (pairs.Count == 0) throw new AttributionInputException("Edge patching needs at least one prompt pair.");
-        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge patching");
         _model = model;
         _pairs = pairs;
     }

@@ -13,31 +13,38 @@ namespace CircuitDsl.Runtime.Tokenizers;
 /// </summary>
 public static class HfTokenizerJson
 {
-    /// <summary>Whether <paramref name="path"/> is a tokenizer.json this reader takes: a BPE model over GPT-2's byte alphabet.</summary>
-    public static bool IsByteLevelBpe(string path)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return Unsupported(doc.RootElement) is null;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return false; }   // Load says why
-    }
-
     /// <summary>The tokenizer <paramref name="path"/> describes, for a model with <paramref name="vocabSize"/> embeddings.</summary>
-    public static ITextTokenizer Load(string path, int vocabSize)
+    public static ITextTokenizer Load(string path, int vocabSize) => TryLoad(path, vocabSize, out var refused) ?? throw refused!;
+
+    /// <summary>
+    /// As <see cref="Load"/>, but a file that is not a byte-level BPE tokenizer.json (not JSON, not shaped as one, or of
+    /// another kind) gives null and, in <paramref name="notByteLevelBpe"/>, the reason, so a caller can look for another
+    /// tokenizer; one that is byte-level BPE but broken or made for another model still throws.
+    /// </summary>
+    public static ITextTokenizer? TryLoad(string path, int vocabSize, out ModelLoadException? notByteLevelBpe)
     {
+        notByteLevelBpe = null;
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException ex) { throw new ModelLoadException(path, $"is not valid JSON: {ex.Message}", inner: ex); }
+        catch (JsonException ex)
+        {
+            notByteLevelBpe = new ModelLoadException(path, $"is not valid JSON: {ex.Message}", inner: ex);
+            return null;
+        }
         using (doc)
         {
             var root = doc.RootElement;
+            try
+            {
+                if (Unsupported(root) is { } reason) notByteLevelBpe = new ModelLoadException(path, reason);
+            }
+            catch (InvalidOperationException ex) { notByteLevelBpe = Malformed(path, ex); }
+            if (notByteLevelBpe is not null) return null;
+
             Dictionary<string, int> vocabulary, added;
             List<string> merges;
             try
             {
-                if (Unsupported(root) is { } reason) throw new ModelLoadException(path, reason);
                 var model = root.GetProperty("model");
                 vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
                 merges = [.. model.GetProperty("merges").EnumerateArray().Select(m => Merge(path, m))];
@@ -47,7 +54,7 @@ public static class HfTokenizerJson
             }
             catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
             {
-                throw new ModelLoadException(path, $"its BPE model is malformed ({ex.Message}); expected model.vocab (token → id), model.merges and added_tokens [{{id, content}}].", inner: ex);
+                throw Malformed(path, ex);
             }
             var ids = vocabulary.Values.Concat(added.Values).Distinct().ToList();
             if (ids.Count == 0) throw new ModelLoadException(path, "its vocabulary is empty.");
@@ -64,6 +71,9 @@ public static class HfTokenizerJson
             return new MlTokenizer(tokenizer, vocabSize, Bos(root, added), $"byte-level BPE ({Path.GetFileName(path)}, {ids.Count} tokens)");
         }
     }
+
+    private static ModelLoadException Malformed(string path, Exception ex) =>
+        new(path, $"its BPE model is malformed ({ex.Message}); expected model.vocab (token → id), model.merges and added_tokens [{{id, content}}].", inner: ex);
 
     // Why this reader cannot take the file, or null when it can.
     private static string? Unsupported(JsonElement root)

@@ -31,8 +31,9 @@ public static class TokenizerLoader
 
         // tokenizer.json carries its own split and added tokens, which vocab.json + merges.txt leave to the family.
         string json = Path.Combine(folder, "tokenizer.json");
-        if (File.Exists(json) && HfTokenizerJson.IsByteLevelBpe(json))
-            return HfTokenizerJson.Load(json, config.VocabSize);
+        ModelLoadException? jsonRefused = null;
+        if (File.Exists(json) && HfTokenizerJson.TryLoad(json, config.VocabSize, out jsonRefused) is { } fromJson)
+            return fromJson;
         string vocab = Path.Combine(folder, "vocab.json"), merges = Path.Combine(folder, "merges.txt");
         if (File.Exists(vocab) && File.Exists(merges))
         {
@@ -46,8 +47,7 @@ public static class TokenizerLoader
             using var s = File.OpenRead(sentencePiece);
             return new MlTokenizer(LlamaTokenizer.Create(s), config.VocabSize, config.BosTokenId, "SentencePiece (tokenizer.model)");
         }
-        if (File.Exists(json))
-            return HfTokenizerJson.Load(json, config.VocabSize);   // refused, with the reason
+        if (jsonRefused is not null) throw jsonRefused;   // a tokenizer.json of another kind, and nothing else
         if (config.Family == ModelFamily.Gpt2 && config.VocabSize == 50257)
             return Gpt2();
         throw new ModelLoadException(folder, "no tokenizer found: add tokenizer.bin (llama2.c), tokenizer.json or vocab.json + merges.txt (byte-level BPE) or tokenizer.model (SentencePiece), or pass token ids.");
