@@ -35,7 +35,7 @@ internal static class AttributeCommand
         var partial = new Option<FileInfo?>("--partial") { Description = "Where a shard writes its partial result." };
         var devices = new Option<string?>("--devices") { Description = "Comma-separated devices (cuda:0,cuda:1 or cpu,cpu): one worker process per device, one shard each, merged." };
 
-        var command = new Command("attribute", "Attribute a metric (answer − wrong logit) to components with Screen–Flag–Fix.")
+        var command = new Command("attribute", "Attribute a metric (by default the answer − wrong logit difference) to components with Screen–Flag–Fix.")
         {
             model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json, report, shard, shardAxis, partial, devices,
         };
@@ -48,6 +48,7 @@ internal static class AttributeCommand
 
             var options = new AttributionOptions
             {
+                Metric = pairs.ReadMetric(parse),
                 ScreenFlagFix = !parse.GetValue(noSff),
                 Methods = ParseMethods(parse.GetValue(methods)!),
                 K = parse.GetValue(k),
@@ -74,6 +75,7 @@ internal static class AttributeCommand
             else
                 result = ProgressBars.Run("attribution", progress => new AttributionEngine(m, options).Run(data, set, path, progress));
 
+            foreach (var warning in result.Warnings) console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
             console.Write(AttributionTable.Top(result, parse.GetValue(top)));
             if (result.Evaluation is not null) console.Write(AttributionTable.Evaluation(result));
             console.Write(AttributionTable.Cost(result));

@@ -43,12 +43,13 @@ internal static class EdgesCommand
             int measured = parse.GetValue(top);
 
             var clock = Stopwatch.StartNew();
-            var estimates = new EdgeAttribution(m, data).Estimate(from, into);
+            var metric = pairs.ReadMetric(parse);
+            var estimates = new EdgeAttribution(m, data, metric).Estimate(from, into);
             if (estimates.Count == 0)
                 throw new ArgumentException("No edge to estimate: every receiver reads the residual stream before every sender writes it; a sender must come earlier in the forward pass.");
             double screenSeconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            var patching = new EdgePatching(m, data);
+            var patching = new EdgePatching(m, data, metric);
             var ranked = estimates.OrderByDescending(e => Math.Abs(e.Atp)).ToList();
             var exact = ranked.Take(measured).ToDictionary(e => e, e => patching.Measure([e.Sender], [e.Receiver]));
             double patchSeconds = clock.Elapsed.TotalSeconds;
@@ -72,7 +73,7 @@ internal static class EdgesCommand
                 patching = exact.TryGetValue(e, out var x) ? x.Effect : (double?)null,
                 shareOfGap = x?.Fraction,
             });
-            string edgesJson = JsonSerializer.Serialize(new { model = path, pairs = data.Count, edges = rows }, new JsonSerializerOptions { WriteIndented = true });
+            string edgesJson = JsonSerializer.Serialize(new { model = path, pairs = data.Count, metric = AnswerMetric.Name(metric), edges = rows }, new JsonSerializerOptions { WriteIndented = true });
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, edgesJson);

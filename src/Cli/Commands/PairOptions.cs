@@ -11,22 +11,32 @@ internal sealed class PairOptions
     public Option<string?> Clean { get; } = new("--clean") { Description = "Clean prompt text." };
     public Option<string?> Corrupt { get; } = new("--corrupt") { Description = "Corrupted prompt text (same number of tokens)." };
     public Option<string?> Answer { get; } = new("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token." };
-    public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id'." };
+    public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id' (not needed for --metric logprob)." };
     public Option<FileInfo?> Pairs { get; } = new("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids)." };
+    public Option<string> Metric { get; } = new("--metric")
+    {
+        Description = "What to explain at the last position: logit_diff (answer − wrong logit), prob_diff (p(answer) − p(wrong)) or logprob (log p(answer)).",
+        DefaultValueFactory = _ => "logit_diff",
+    };
 
     /// <summary>The options, to add to a command.</summary>
-    public IEnumerable<Option> All => [Clean, Corrupt, Answer, Wrong, Pairs];
+    public IEnumerable<Option> All => [Clean, Corrupt, Answer, Wrong, Pairs, Metric];
+
+    /// <summary>The metric asked for.</summary>
+    public MetricKind ReadMetric(ParseResult parse) => AnswerMetric.Parse(parse.GetValue(Metric)!);
 
     /// <summary>The pairs the command line gives, tokenised with the model's tokenizer (ids need none).</summary>
     public IReadOnlyList<PromptPair> Read(ParseResult parse, string modelPath, ModelConfig config)
     {
         ITextTokenizer? tokenizer = null;
         try { tokenizer = TokenizerLoader.Load(modelPath, config); } catch (ModelLoadException) { /* ids only */ }
-        if (parse.GetValue(Pairs) is { } file) return PromptPair.ReadJsonl(file.FullName, tokenizer);
+        var metric = ReadMetric(parse);
+        if (parse.GetValue(Pairs) is { } file) return PromptPair.ReadJsonl(file.FullName, tokenizer, metric);
         string? c = parse.GetValue(Clean), x = parse.GetValue(Corrupt), a = parse.GetValue(Answer), w = parse.GetValue(Wrong);
-        if (c is null || x is null || a is null || w is null)
-            throw new ArgumentException("Give --clean, --corrupt, --answer and --wrong, or --pairs FILE.jsonl.");
+        bool needsWrong = AnswerMetric.ReadsWrongToken(metric);
+        if (c is null || x is null || a is null || (w is null && needsWrong))
+            throw new ArgumentException($"Give --clean, --corrupt, --answer{(needsWrong ? " and --wrong" : "")}, or --pairs FILE.jsonl.");
         if (tokenizer is null) throw new ArgumentException($"No tokenizer for {modelPath}; use --pairs with token ids.");
-        return [PromptPair.FromText(tokenizer, c, x, a, w)];
+        return [PromptPair.FromText(tokenizer, c, x, a, w ?? a)];
     }
 }

@@ -12,7 +12,7 @@ internal static class AttributionTable
     public static Table Top(AttributionResult result, int rows)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"top {rows} of {result.Components.Count} components — {Markup.Escape(result.Model)}, {result.Pairs} pair(s), M(x) = {result.CleanMetric:F3}, M(x′) = {result.CorruptedMetric:F3}");
+            .Title($"top {rows} of {result.Components.Count} components — {Markup.Escape(result.Model)}, {result.Pairs} pair(s), M = {result.MetricKind}, M(x) = {result.CleanMetric:F3}, M(x′) = {result.CorruptedMetric:F3}");
         table.AddColumns("component", "patching", "AtP", "HVP", "MS-HVP", "IG", "R̃", "flag", "estimate", "± bound (est.)", "from");
         foreach (var c in result.Ranked().Take(rows))
         {

@@ -125,7 +125,7 @@ public static class AttributionReport
         diagonal.Color = Colors.Gray;
         diagonal.LegendText = "exact";
         plot.Title("estimates against activation patching");
-        plot.XLabel("activation patching Δ (logit difference)");
+        plot.XLabel($"activation patching Δ ({result.MetricKind})");
         plot.YLabel("estimate");
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
@@ -146,6 +146,7 @@ public static class AttributionReport
         sb.Append("<h1>").Append(E(title)).Append("</h1>");
         sb.Append("<p>Model <code>").Append(E(result.Model)).Append("</code>, ").Append(result.Pairs).Append(" prompt pairs, metric ")
           .Append(E(result.MetricKind)).Append(": M(x) = ").Append(Signed(result.CleanMetric)).Append(", M(x′) = ").Append(Signed(result.CorruptedMetric)).Append(".</p>");
+        foreach (var warning in result.Warnings) sb.Append("<p class=\"flag\">Warning: ").Append(E(warning)).Append("</p>");
         if (hypothesis is not null) sb.Append("<p>").Append(E(hypothesis)).Append("</p>");
         sb.Append("<h2>Landscape</h2><img src=\"heatmaps.png\" alt=\"layer by head heatmaps of patching, AtP, HVP, the final estimate and R-tilde, flagged cells crossed\">");
         sb.Append("<h2>Against patching</h2><img src=\"scatter.png\" alt=\"scatter of estimates against activation patching\">");

@@ -28,7 +28,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     {
         var o = _options;
         o.Validate();
-        Validate(pairs, components);
+        Validate(pairs, components, o.Metric);
         using var gc = BackgroundGcPause.Enter();
         var cost = new CostLedger();
         int n = components.Count, p = pairs.Count;
@@ -63,7 +63,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var masks = Masks(group[0]);
             var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
             var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
-                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null);
+                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric);
             for (int j = 0; j < group.Length; j++)
             {
                 int i = group[j];
@@ -172,11 +172,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         }
     }
 
-    private void Validate(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components)
+    private void Validate(IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components, MetricKind metric)
     {
         if (pairs.Count == 0) throw new AttributionInputException("No prompt pairs: attribution needs at least one clean/corrupted pair.");
         if (components.Count == 0) throw new AttributionInputException("The component set is empty: pass heads, MLPs, neurons or residual positions.");
-        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i, metric);
         int positions = pairs.Min(x => x.Clean.Count);
         if (components.Any(c => c.SelectedPosition is not null) && pairs.Any(x => x.Clean.Count != positions))
             throw new AttributionInputException("Per-position components need every pair to have the same length; group pairs by length.");

@@ -48,6 +48,10 @@ public enum CurvatureScreen
 /// <summary>Knobs of an attribution run. Defaults follow the paper.</summary>
 public sealed record AttributionOptions
 {
+    /// <summary>What the attribution explains: the logit difference (default), the probability difference, or the
+    /// answer's log-probability.</summary>
+    public MetricKind Metric { get; init; } = MetricKind.LogitDifference;
+
     /// <summary>Run Screen–Flag–Fix (AtP → R̃ → HVP / MS-HVP on flagged).</summary>
     public bool ScreenFlagFix { get; init; } = true;
 
@@ -125,6 +129,7 @@ public sealed record AttributionOptions
         if (HutchinsonProbes < 1) throw new AttributionInputException($"Hutchinson probes must be ≥ 1; got {HutchinsonProbes}.");
         if (MaxRowsPerChunk < 1) throw new AttributionInputException($"Rows per chunk must be ≥ 1; got {MaxRowsPerChunk}.");
         if (CandidateTopK is < 1) throw new AttributionInputException($"Candidate top-k must be ≥ 1; got {CandidateTopK}.");
+        if (!Enum.IsDefined(Metric)) throw new AttributionInputException($"Unknown metric {(int)Metric}.");
     }
 
     /// <summary>Rows per chunk such that a double-backward chunk stays within <paramref name="bytes"/>, from a

@@ -107,6 +107,10 @@ public sealed record AttributionResult
     /// <summary>The per-pair values behind the means (what shards carry and merges combine).</summary>
     public PairData? Data { get; init; }
 
+    /// <summary>What a reader should know before trusting the estimates (e.g. a saturated probability metric); empty
+    /// when nothing is amiss.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>The estimate for one component id; throws with the known ids when absent.</summary>
     public ComponentEstimate Component(string id) =>
         Components.FirstOrDefault(c => c.Id == id)

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
@@ -19,50 +20,115 @@ public interface IMetric
         CachedStart? start = null);
 }
 
-/// <summary>Logit of the answer minus logit of the wrong token, at each row's last real position.</summary>
-public sealed class LogitDifference(int answer, int wrong) : IMetric
+/// <summary>What a prompt pair's metric reads from the logits at the last position.</summary>
+public enum MetricKind
 {
+    /// <summary>logit(answer) − logit(wrong) (default; IOI's metric): linear in two logits, so runs unembed only those two.</summary>
+    LogitDifference,
+
+    /// <summary>p(answer) − p(wrong), softmax over the whole vocabulary (the greater-than task's probability difference).</summary>
+    ProbabilityDifference,
+
+    /// <summary>log p(answer), the answer's log-probability (minus its loss); the wrong token is not read.</summary>
+    LogProbability,
+}
+
+/// <summary>
+/// A metric of a pair's answer token (and its competing wrong token) at each row's last real position:
+/// <see cref="MetricKind"/> says which.
+/// </summary>
+public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMetric
+{
+    /// <summary>The logit difference of <paramref name="answer"/> over <paramref name="wrong"/>.</summary>
+    public AnswerMetric(int answer, int wrong) : this(MetricKind.LogitDifference, answer, wrong) { }
+
+    /// <summary>Which metric.</summary>
+    public MetricKind Metric => metric;
+
     /// <inheritdoc />
-    public string Kind => "logit_diff";
+    public string Kind => Name(metric);
 
     /// <summary>Answer token id.</summary>
     public int Answer => answer;
 
-    /// <summary>Wrong token id.</summary>
+    /// <summary>Wrong token id (not read by <see cref="MetricKind.LogProbability"/>).</summary>
     public int Wrong => wrong;
+
+    /// <summary>The short name of a metric in reports, JSON and the command line: <c>logit_diff</c>, <c>prob_diff</c>, <c>logprob</c>.</summary>
+    public static string Name(MetricKind metric) => metric switch
+    {
+        MetricKind.LogitDifference => "logit_diff",
+        MetricKind.ProbabilityDifference => "prob_diff",
+        MetricKind.LogProbability => "logprob",
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "unknown metric"),
+    };
+
+    /// <summary>The metric a short name (<see cref="Name"/>, with <c>-</c> or <c>_</c>) stands for; throws
+    /// <see cref="AttributionInputException"/> listing the names for any other.</summary>
+    public static MetricKind Parse(string name) =>
+        Enum.GetValues<MetricKind>().Cast<MetricKind?>().FirstOrDefault(m => Name(m!.Value) == name.Trim().ToLowerInvariant().Replace('-', '_'))
+        ?? throw new AttributionInputException($"Unknown metric '{name}'; use logit_diff (the default), prob_diff or logprob.");
+
+    /// <summary>True when the metric reads the wrong token (every metric but <see cref="MetricKind.LogProbability"/>).</summary>
+    public static bool ReadsWrongToken(MetricKind metric) => metric != MetricKind.LogProbability;
 
     /// <inheritdoc />
     public Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
-        CachedStart? start = null)
-    {
-        var selected = model.ForwardSelected(input, input.LastPositions(), [answer, wrong], plan, modification, start);
-        return Precision.AtLeastFloat32(selected[.., 0] - selected[.., 1]);
-    }
+        CachedStart? start = null) => MeasureEach(model, input, [.. Enumerable.Repeat(this, (int)input.Batch)], plan, modification, start);
 
     /// <summary>
-    /// Each row's own logit difference, for a batch that stacks several pairs' prompts (one pass reads the weights
-    /// once for all of them): row b measures <paramref name="rows"/>[b].
+    /// Each row's own metric, for a batch that stacks several pairs' prompts (one pass reads the weights once for all
+    /// of them): row b measures <paramref name="rows"/>[b]. All rows measure the same kind of metric.
     /// </summary>
-    internal static Tensor MeasureEach(HookedTransformer model, ModelInput input, IReadOnlyList<LogitDifference> rows, HookPlan? plan = null,
+    internal static Tensor MeasureEach(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> rows, HookPlan? plan = null,
         BackwardModification? modification = null, CachedStart? start = null)
     {
         if (rows.Count != input.Batch) throw new ArgumentException($"{rows.Count} metrics for a batch of {input.Batch} rows.", nameof(rows));
-        var (tokens, difference) = Columns(rows, model.Device);
-        return difference(model.ForwardSelected(input, input.LastPositions(), tokens, plan, modification, start));
+        var readout = Readout(rows, model.Device);
+        return readout.Value(model.ForwardSelected(input, input.LastPositions(), readout.Tokens, plan, modification, start));
     }
 
     /// <summary>
-    /// The logits a batch of per-row metrics reads, and each row's difference from them ([B, tokens] → [B]): two
-    /// columns when the rows share their tokens (then any batch size), else each row picks its own two.
+    /// The logits a batch of per-row metrics reads (null: the whole vocabulary) and each row's metric from them, as
+    /// tensors ([B, tokens] → [B]) and as jets (rows of value and derivatives alike). The logit difference reads two
+    /// columns when the rows share their tokens, else each row picks its own two; the probability metrics need the
+    /// softmax's normaliser, so every logit.
     /// </summary>
-    internal static (long[] Tokens, Func<Tensor, Tensor> Difference) Columns(IReadOnlyList<LogitDifference> rows, Device device)
+    internal static MetricReadout Readout(IReadOnlyList<AnswerMetric> rows, Device device)
     {
-        if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong))
-            return ([rows[0].Answer, rows[0].Wrong], x => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]));
-        long[] tokens = [.. rows.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
-        Tensor Index(Func<LogitDifference, int> token) => tensor(rows.Select(x => (long)Array.IndexOf(tokens, token(x))).ToArray(), device: device).unsqueeze(1);
-        var (answer, wrong) = (Index(x => x.Answer), Index(x => x.Wrong));
-        return (tokens, x => Precision.AtLeastFloat32((x.gather(1, answer) - x.gather(1, wrong)).squeeze(1)));
+        var metric = rows[0].Metric;
+        if (rows.Any(x => x.Metric != metric)) throw new ArgumentException("Rows of one pass measure one kind of metric.", nameof(rows));
+        if (metric == MetricKind.LogitDifference)
+        {
+            if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong))
+            {
+                static Tensor Difference(Tensor x) => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]);
+                return new([rows[0].Answer, rows[0].Wrong], Difference, j => j.Map(Difference));
+            }
+            long[] tokens = [.. rows.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
+            Tensor Index(Func<AnswerMetric, int> token) => tensor(rows.Select(x => (long)Array.IndexOf(tokens, token(x))).ToArray(), device: device).unsqueeze(1);
+            var (a, w) = (Index(x => x.Answer), Index(x => x.Wrong));
+            Tensor PerRow(Tensor x) => Precision.AtLeastFloat32((x.gather(1, a) - x.gather(1, w)).squeeze(1));
+            return new(tokens, PerRow, j => j.Map(PerRow));
+        }
+
+        Tensor Column(Func<AnswerMetric, int> token) => tensor(rows.Select(x => (long)token(x)).ToArray(), device: device).unsqueeze(1);
+        var (answer, wrong) = (Column(x => x.Answer), Column(x => x.Wrong));
+        // log p = logit − logsumexp(logits), in at least float32.
+        Tensor LogProbability(Tensor logits, Tensor token)
+        {
+            var x = Precision.AtLeastFloat32(logits);
+            return (x.gather(1, token) - x.logsumexp(1, keepdim: true)).squeeze(1);
+        }
+        Jet LogProbabilityJet(Jet logits, Tensor token)
+        {
+            var x = logits.Map(Precision.AtLeastFloat32);
+            return (x.Map(v => v.gather(1, token)) - x.LogSumExpLast()).Map(v => v.squeeze(1));
+        }
+        return metric == MetricKind.LogProbability
+            ? new(null, x => LogProbability(x, answer), j => LogProbabilityJet(j, answer))
+            : new(null, x => LogProbability(x, answer).exp() - LogProbability(x, wrong).exp(),
+                j => LogProbabilityJet(j, answer).Elementwise(JetFunctions.Exp) - LogProbabilityJet(j, wrong).Elementwise(JetFunctions.Exp));
     }
 
     /// <inheritdoc />
@@ -70,6 +136,12 @@ public sealed class LogitDifference(int answer, int wrong) : IMetric
     {
         var rows = arange(logits.shape[0], device: logits.device);
         var last = logits[rows, input.LastPositions().to(logits.device)]; // [B, V]
-        return Precision.AtLeastFloat32(last[.., answer] - last[.., wrong]);
+        return Readout([.. Enumerable.Repeat(this, (int)logits.shape[0])], logits.device).Value(last);
     }
 }
+
+/// <summary>
+/// What a batch's metrics read: <paramref name="Tokens"/> (null for all) of the last position's logits, and each
+/// row's metric from them, for tensors and for jets whose value has a row per derivative row.
+/// </summary>
+internal sealed record MetricReadout(long[]? Tokens, Func<Tensor, Tensor> Value, Func<Jet, Jet> Jet);

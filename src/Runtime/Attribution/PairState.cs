@@ -12,10 +12,10 @@ namespace CircuitDsl.Runtime.Attribution;
 /// </summary>
 internal sealed class PairState
 {
-    private PairState(ModelInput clean, IMetric metric) { Clean = clean; Metric = metric; }
+    private PairState(ModelInput clean, AnswerMetric metric) { Clean = clean; Metric = metric; }
 
     public ModelInput Clean { get; }
-    public IMetric Metric { get; }
+    public AnswerMetric Metric { get; }
     public double CleanMetric { get; private set; }
     public double CorruptedMetric { get; private set; }
     public Tensor[] ResidPre { get; private set; } = [];
@@ -48,9 +48,9 @@ internal sealed class PairState
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
-        HutchinsonProbes? probes = null, bool batched = false)
+        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference)
     {
-        var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched)[0];
+        var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched, metric: metric)[0];
         modifiedGradient = modified?[0];
         return state;
     }
@@ -65,11 +65,11 @@ internal sealed class PairState
     /// fast or 1–4 % faster at 8–32 tokens (alternating runs). Rows are independent, so each pair's values are its own.
     /// <paramref name="probes"/>, when given, holds each pair's Hutchinson probes. The positions before the pairs'
     /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
-    /// forces the choice.
+    /// forces the choice. Every pair is measured by <paramref name="metric"/>.
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
-        IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null)
+        IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference)
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
@@ -77,8 +77,8 @@ internal sealed class PairState
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
         var c = model.Config;
         var device = model.Device;
-        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), new LogitDifference(x.Answer, x.Wrong)) { FirstDifference = x.FirstDifference }).ToArray();
-        var metrics = states.Select(x => (LogitDifference)x.Metric).ToArray();
+        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), new AnswerMetric(metric, x.Answer, x.Wrong)) { FirstDifference = x.FirstDifference }).ToArray();
+        var metrics = states.Select(x => x.Metric).ToArray();
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
         var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();
         var valueSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnV, l)).ToList();
@@ -102,7 +102,7 @@ internal sealed class PairState
             int[] probeCounts = probes?.Select(x => x.Count).ToArray() ?? new int[k];
             var input = Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted),
                 .. pairs.SelectMany((x, i) => Enumerable.Repeat(x.Clean, probeCounts[i]))]);
-            LogitDifference[] rowMetrics = [.. metrics, .. metrics, .. metrics.SelectMany((m, i) => Enumerable.Repeat(m, probeCounts[i]))];
+            AnswerMetric[] rowMetrics = [.. metrics, .. metrics, .. metrics.SelectMany((m, i) => Enumerable.Repeat(m, probeCounts[i]))];
             long[] jointRows = [.. pairOfRow, .. pairOfRow, .. Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]))];
             var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared);
             jointPass = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
@@ -179,7 +179,7 @@ internal sealed class PairState
     // prefix the pass resumes after it, and its activations and gradients come back full length (see SharedPrefix.Pad).
     // The last layer runs the read position's query only (HookPlan.TrimsLastLayer; 7 % off six rows at 16 tokens): its
     // activations after the queries are zero at earlier positions, where neither g nor a patch reaches the metric.
-    private static Pass Differentiate(HookedTransformer model, ModelInput input, IReadOnlyList<LogitDifference> metrics, IReadOnlyCollection<Site> sites,
+    private static Pass Differentiate(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,
         IReadOnlyList<Site> alsoCache, BackwardModification? modification, IEnumerable<Intervention> interventions, SharedPrefix? prefix, long[] pairOfRow)
     {
         var plan = new HookPlan(model.Config) { TrimsLastLayer = true }.Cache(sites).Cache(alsoCache);
@@ -194,7 +194,7 @@ internal sealed class PairState
             offsets[site] = u;
             plan.Add(new AddOffset(site, u));
         }
-        var m = LogitDifference.MeasureEach(model, input, metrics, plan, modification, prefix?.Start(model, input, pairOfRow));
+        var m = AnswerMetric.MeasureEach(model, input, metrics, plan, modification, prefix?.Start(model, input, pairOfRow));
         var grads = autograd.grad([m.sum()], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradients = new Dictionary<Site, Tensor>();
         int i = 0;
@@ -205,12 +205,12 @@ internal sealed class PairState
             : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true));
     }
 
-    private static Pass Run(HookedTransformer model, ModelInput input, IReadOnlyList<LogitDifference> metrics, IReadOnlyCollection<Site> sites,
+    private static Pass Run(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,
         SharedPrefix? prefix, long[] pairOfRow)
     {
         using var _ = no_grad(); // not inference_mode: δ built from these later enters autograd graphs
         var plan = new HookPlan(model.Config) { TrimsLastLayer = true }.Cache(sites);
-        var m = LogitDifference.MeasureEach(model, input, metrics, plan, start: prefix?.Start(model, input, pairOfRow));
+        var m = AnswerMetric.MeasureEach(model, input, metrics, plan, start: prefix?.Start(model, input, pairOfRow));
         var activations = plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         return new Pass(Values(m), prefix is null ? activations : prefix.Pad(activations, pairOfRow), []);
     }

@@ -140,7 +140,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         var patternSites = local ? rows.Select(x => new Site(SiteKind.AttnPattern, components[x.Component].Layer)).ToArray() : [];
         if (local) plan.Cache(patternSites.Distinct());
         var metric = OnePair(rows) is { } one ? one.Metric.Measure(model, input, plan, start: start)
-            : LogitDifference.MeasureEach(model, input, [.. rows.Select(x => (LogitDifference)pairs[x.Pair].Metric)], plan, start: start);
+            : AnswerMetric.MeasureEach(model, input, [.. rows.Select(x => pairs[x.Pair].Metric)], plan, start: start);
         var m = local
             ? stack(Enumerable.Range(0, r).Select(i => (plan[patternSites[i]][i] * pairs[rows[i].Pair].CleanGradient[patternSites[i]][0]).sum()).ToArray())
             : metric;
@@ -162,10 +162,9 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         return new PhiValues(phi, first, second);
     }
 
-    // Jets need fp32/fp64 activations and a metric linear in the selected logits (the pair's logit difference).
+    // Jets need fp32/fp64 activations.
     private bool UsesJets(int order, bool local) =>
-        order == 2 && !local && secondDerivative == SecondDerivative.TaylorMode
-        && pairs.All(x => x.Metric is LogitDifference) && model.DType is ScalarType.Float32 or ScalarType.Float64;
+        order == 2 && !local && secondDerivative == SecondDerivative.TaylorMode && model.DType is ScalarType.Float32 or ScalarType.Float64;
 
     /// <summary>
     /// φ, φ′, φ″ of a chunk by one Taylor-mode forward: each row's site gets the direction mask·δ (and the value
@@ -198,13 +197,11 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
-        // The difference is linear in the selected logits: value and derivatives alike (a value row per pair meets
-        // each of its rows' metrics).
-        var (tokens, difference) = LogitDifference.Columns([.. rows.Select(x => (LogitDifference)pairs[x.Pair].Metric)], model.Device);
+        // Each row's metric from its own value row (a value row per pair meets each of its rows).
+        var readout = AnswerMetric.Readout([.. rows.Select(x => pairs[x.Pair].Metric)], model.Device);
         var clean = pairs[rows[0].Pair].Clean;
         long position = clean.LastPositions()[0].item<long>();
-        var logits = model.ForwardSelected(clean, start, jets, position, tokens);
-        var m = valuePairs is null ? logits.Map(difference) : logits.Map(v => difference(v.repeat_interleave(r / valuePairs.Length, 0)), difference);
+        var m = readout.Jet(model.ForwardSelected(clean, start, jets, position, readout.Tokens).WithValueRows(r));
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(m.Second));
     }

@@ -3,11 +3,12 @@ using CircuitDsl.Runtime.Tokenizers;
 
 namespace CircuitDsl.Runtime.Attribution;
 
-/// <summary>A clean prompt, its corruption, and the tokens the metric compares (answer − wrong at the last position).</summary>
+/// <summary>A clean prompt, its corruption, and the tokens the metric reads at the last position (<see cref="AnswerMetric"/>).</summary>
 /// <param name="Clean">Clean token ids (BOS included if the model uses one).</param>
 /// <param name="Corrupted">Corrupted token ids; same length as <paramref name="Clean"/>.</param>
 /// <param name="Answer">Token id of the correct answer on the clean prompt.</param>
-/// <param name="Wrong">Token id of the competing answer (correct on the corrupted prompt).</param>
+/// <param name="Wrong">Token id of the competing answer (correct on the corrupted prompt); the log-probability metric
+/// does not read it, and it may then equal <paramref name="Answer"/>.</param>
 public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Corrupted, int Answer, int Wrong)
 {
     /// <summary>
@@ -17,14 +18,15 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     public int FirstDifference => Math.Max(0, Enumerable.Range(0, Math.Min(Clean.Count, Corrupted.Count)).FirstOrDefault(i => Clean[i] != Corrupted[i], -1));
 
     /// <summary>Checks the pairs <paramref name="method"/> is given: at least one, each as <see cref="Validate"/> says.</summary>
-    public static void ValidateAll(IReadOnlyList<PromptPair> pairs, int vocabSize, string method)
+    public static void ValidateAll(IReadOnlyList<PromptPair> pairs, int vocabSize, string method, MetricKind metric = MetricKind.LogitDifference)
     {
         if (pairs.Count == 0) throw new AttributionInputException($"{method} needs at least one prompt pair.");
-        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(vocabSize, i);
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(vocabSize, i, metric);
     }
 
-    /// <summary>Checks lengths and vocabulary; throws <see cref="AttributionInputException"/> with what to fix.</summary>
-    public void Validate(int vocabSize, int index = 0)
+    /// <summary>Checks lengths and vocabulary (and, for metrics that read it, a wrong token other than the answer);
+    /// throws <see cref="AttributionInputException"/> with what to fix.</summary>
+    public void Validate(int vocabSize, int index = 0, MetricKind metric = MetricKind.LogitDifference)
     {
         if (Clean.Count == 0)
             throw new AttributionInputException($"Pair {index}: the clean prompt is empty.");
@@ -34,8 +36,8 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
             if (id < 0 || id >= vocabSize)
                 throw new AttributionInputException($"Pair {index}: token id {id} is outside the vocabulary 0..{vocabSize - 1}.");
         // Either would give every estimate and every patch 0, silently.
-        if (Answer == Wrong)
-            throw new AttributionInputException($"Pair {index}: the answer and the wrong token are the same ({Answer}), so the logit difference is 0 in every run; give a competing token.");
+        if (Answer == Wrong && AnswerMetric.ReadsWrongToken(metric))
+            throw new AttributionInputException($"Pair {index}: the answer and the wrong token are the same ({Answer}), so the {(metric == MetricKind.LogitDifference ? "logit" : "probability")} difference is 0 in every run; give a competing token, or measure the answer's log-probability.");
         if (Clean.SequenceEqual(Corrupted))
             throw new AttributionInputException($"Pair {index}: the clean and corrupted prompts are the same tokens, so no activation differs between them; corrupt the prompt.");
     }
@@ -57,8 +59,9 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     }
 
     /// <summary>Reads pairs from JSON lines: <c>{"clean":…, "corrupted":…, "answer":…, "wrong":…}</c> (text), or the
-    /// same keys with id arrays / ids.</summary>
-    public static IReadOnlyList<PromptPair> ReadJsonl(string path, ITextTokenizer? tokenizer)
+    /// same keys with id arrays / ids. For a metric that does not read it (<see cref="MetricKind.LogProbability"/>)
+    /// "wrong" may be left out.</summary>
+    public static IReadOnlyList<PromptPair> ReadJsonl(string path, ITextTokenizer? tokenizer, MetricKind metric = MetricKind.LogitDifference)
     {
         if (!File.Exists(path)) throw new AttributionInputException($"{path}: file not found.");
         var pairs = new List<PromptPair>();
@@ -71,7 +74,9 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
             {
                 using var doc = JsonDocument.Parse(text);
                 var e = doc.RootElement;
-                pairs.Add(new PromptPair(Ids(e, "clean"), Ids(e, "corrupted"), Id(e, "answer"), Id(e, "wrong")));
+                int answer = Id(e, "answer");
+                bool noWrong = !AnswerMetric.ReadsWrongToken(metric) && !(e.ValueKind == JsonValueKind.Object && e.TryGetProperty("wrong", out _));
+                pairs.Add(new PromptPair(Ids(e, "clean"), Ids(e, "corrupted"), answer, noWrong ? answer : Id(e, "wrong")));
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {

@@ -30,10 +30,32 @@ public static class ResultBuilder
             Cost = cost,
             Options = options,
             Data = data,
+            Warnings = Saturation(options.Metric, data.CleanMetrics) is { } warning ? [warning] : [],
         };
         return estimates.All(e => e.Patching is not null)
             ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales, data.Flagged) }
             : result;
+    }
+
+    /// <summary>
+    /// Probability metrics are flat where the softmax saturates: with the answer's probability near 1 every gradient
+    /// is near 0, so AtP and the local R̃ read ≈ 0 while patching can move the metric
+    /// by the whole gap (the IOI toy, p ≈ 1: AtP 0.000 for every component, patching up to −1.07). Flags pairs whose
+    /// clean run is within 1 % of saturation.
+    /// </summary>
+    internal static string? Saturation(MetricKind metric, double[] cleanMetrics)
+    {
+        const double margin = 0.01;
+        Func<double, bool> saturated = metric switch
+        {
+            MetricKind.LogProbability => m => m > Math.Log(1 - margin),
+            MetricKind.ProbabilityDifference => m => Math.Abs(m) > 1 - 2 * margin,
+            _ => _ => false,
+        };
+        int count = cleanMetrics.Count(saturated);
+        if (count == 0) return null;
+        string what = metric == MetricKind.LogProbability ? "the answer's probability is above 0.99" : "the answer's or the wrong token's probability is above 0.98";
+        return $"{count} of {cleanMetrics.Length} pairs have a saturated {AnswerMetric.Name(metric)} on the clean prompt ({what}): its gradients vanish there, so AtP and R̃ read ≈ 0 where patching need not. Use the logit difference (the default), or patching.";
     }
 
     internal static double MeanRTilde(PerPairTable t, double[] scales, int c, string curvature, double epsilon) =>

@@ -45,13 +45,15 @@ public sealed class EdgeAttribution
     private static readonly SiteKind[] Inputs = [SiteKind.AttnQ, SiteKind.AttnK, SiteKind.AttnV];
     private readonly HookedTransformer _model;
     private readonly IReadOnlyList<PromptPair> _pairs;
+    private readonly MetricKind _metric;
 
-    /// <summary>Prepares edge attribution of <paramref name="model"/> on <paramref name="pairs"/>.</summary>
-    public EdgeAttribution(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
+    /// <summary>Prepares edge attribution of <paramref name="model"/> on <paramref name="pairs"/>, measured by <paramref name="metric"/>.</summary>
+    public EdgeAttribution(HookedTransformer model, IReadOnlyList<PromptPair> pairs, MetricKind metric = MetricKind.LogitDifference)
     {
-        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge attribution");
+        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge attribution", metric);
         _model = model;
         _pairs = pairs;
+        _metric = metric;
     }
 
     /// <summary>
@@ -91,7 +93,7 @@ public sealed class EdgeAttribution
         int positions = pairs[0].Clean.Count;
         // Products in the model's precision, at least float32 (float64 models keep float64).
         var dtype = _model.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
+        AnswerMetric[] metrics = [.. pairs.Select(x => new AnswerMetric(_metric, x.Answer, x.Wrong))];
         // Heads write attn.result (their slice; behind a post-attention norm their change is computed from attn.z),
         // MLPs mlp_out, the embedding embed.
         Site Writes(Component s) => s.Kind != ComponentKind.Head ? s.Site : new Site(c.PostNorms ? SiteKind.AttnZ : SiteKind.AttnResult, s.Layer);
@@ -122,7 +124,7 @@ public sealed class EdgeAttribution
             offsets[site] = zeros([pairs.Length, .. site.Shape(c, positions)], dtype: _model.DType, device: device, requires_grad: true);
             clean.Add(new AddOffset(site, offsets[site]));
         }
-        var m = LogitDifference.MeasureEach(_model, ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device), metrics, clean).sum();
+        var m = AnswerMetric.MeasureEach(_model, ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device), metrics, clean).sum();
         var grads = autograd.grad([m], [.. offsets.Values], retain_graph: false, allow_unused: true);
         var gradient = offsets.Keys.Zip(grads, (site, g) => (site, g: g is { } t && !t.IsInvalid ? t.detach() : zeros_like(offsets[site]))).ToDictionary(x => x.site, x => x.g);
 

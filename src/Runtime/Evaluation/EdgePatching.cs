@@ -52,13 +52,15 @@ public sealed class EdgePatching
 {
     private readonly HookedTransformer _model;
     private readonly IReadOnlyList<PromptPair> _pairs;
+    private readonly MetricKind _metric;
 
-    /// <summary>Prepares edge patching of <paramref name="model"/> on <paramref name="pairs"/>.</summary>
-    public EdgePatching(HookedTransformer model, IReadOnlyList<PromptPair> pairs)
+    /// <summary>Prepares edge patching of <paramref name="model"/> on <paramref name="pairs"/>, measured by <paramref name="metric"/>.</summary>
+    public EdgePatching(HookedTransformer model, IReadOnlyList<PromptPair> pairs, MetricKind metric = MetricKind.LogitDifference)
     {
-        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge patching");
+        PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge patching", metric);
         _model = model;
         _pairs = pairs;
+        _metric = metric;
     }
 
     /// <summary>
@@ -137,9 +139,9 @@ public sealed class EdgePatching
         var device = _model.Device;
         int positions = pairs[0].Clean.Count;
         var clean = ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device);
-        LogitDifference[] metrics = [.. pairs.Select(x => new LogitDifference(x.Answer, x.Wrong))];
+        AnswerMetric[] metrics = [.. pairs.Select(x => new AnswerMetric(_metric, x.Answer, x.Wrong))];
         double Measure(ModelInput input, HookPlan? plan) =>
-            LogitDifference.MeasureEach(_model, input, metrics, plan).to_type(ScalarType.Float64).sum().item<double>();
+            AnswerMetric.MeasureEach(_model, input, metrics, plan).to_type(ScalarType.Float64).sum().item<double>();
         Tensor Mask(IEnumerable<Component> cs) =>
             cs.Select(x => x.Mask(c, positions, device)).Aggregate((a, b) => a + b).unsqueeze(0) > 0;
 

@@ -26,17 +26,20 @@ public sealed class Faithfulness
     private readonly IReadOnlyList<PromptPair> _pairs;
     private readonly IReadOnlyList<Component> _universe;
     private readonly Ablation _ablation;
+    private readonly MetricKind _metric;
     private readonly Dictionary<Site, Tensor>[] _replacement;
     private readonly Dictionary<Site, Tensor>? _mean;
     private readonly ComponentMasksByLength _masks;
     private readonly double _full, _empty;
 
     /// <summary>Prepares faithfulness over <paramref name="universe"/> (the components a circuit is chosen from).</summary>
-    public Faithfulness(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> universe, Ablation ablation = Ablation.Corrupted)
+    public Faithfulness(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> universe, Ablation ablation = Ablation.Corrupted,
+        MetricKind metric = MetricKind.LogitDifference)
     {
         if (pairs.Count == 0) throw new AttributionInputException("Faithfulness needs at least one prompt pair.");
         if (universe.Count == 0) throw new AttributionInputException("Faithfulness needs a non-empty set of components.");
-        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i);
+        for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i, metric);
+        _metric = metric;
         foreach (var c in universe) c.Validate(model.Config);
         _model = model;
         _pairs = pairs;
@@ -131,7 +134,7 @@ public sealed class Faithfulness
                 var value = _ablation == Ablation.Mean ? _mean![site] : _replacement[i][site];
                 plan.Add(new Replace(site, value, mask));
             }
-            var metric = new LogitDifference(_pairs[i].Answer, _pairs[i].Wrong);
+            var metric = new AnswerMetric(_metric, _pairs[i].Answer, _pairs[i].Wrong);
             total += metric.Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
         }
         return total / _pairs.Count;

@@ -71,11 +71,11 @@ public sealed class HookedTransformer : nn.Module
 
     /// <summary>
     /// Forward that returns only the logits the caller reads: for each row b, positions[b] and the given token
-    /// columns, [B, k]. The unembedding of every position (a 50257-wide matmul per position in GPT-2) is skipped, so
-    /// metric-only runs (patching, HVP rows) cost less. Falls back to full logits when the plan hooks final_norm or
+    /// columns, [B, k] (every column, [B, V], when <paramref name="tokens"/> is null). The unembedding of every other
+    /// position (a 50257-wide matmul per position in GPT-2) is skipped, so metric-only runs (patching, HVP rows) cost less. Falls back to full logits when the plan hooks final_norm or
     /// logits. Resumes from a clean run's cache when <paramref name="start"/> says where (<see cref="CachedStart"/>).
     /// </summary>
-    public Tensor ForwardSelected(ModelInput input, Tensor positions, long[] tokens, HookPlan? hooks = null,
+    public Tensor ForwardSelected(ModelInput input, Tensor positions, long[]? tokens, HookPlan? hooks = null,
         BackwardModification? modification = null, CachedStart? start = null)
     {
         var state = CreateState(input, hooks, modification);
@@ -87,28 +87,29 @@ public sealed class HookedTransformer : nn.Module
             if (state.Start > 0) throw new ArgumentException("A run that resumes at a later position cannot hook final_norm or logits.", nameof(start));
             var full = Run(firstLayer, resid, state);
             var rows = arange(full.shape[0], device: full.device);
-            return full[rows, positions.to(full.device)].index_select(1, tensor(tokens, device: full.device));
+            var last = full[rows, positions.to(full.device)];
+            return tokens is null ? last : last.index_select(1, tensor(tokens, device: full.device));
         }
-        Tensor last;
+        Tensor read;
         if (SharedPosition(positions) is long position && TrimsLastLayer(firstLayer, state))
-            last = RunLayersReading(firstLayer, resid, state, position);
+            read = RunLayersReading(firstLayer, resid, state, position);
         else
         {
             resid = RunLayers(firstLayer, resid, state);
-            last = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device) - state.Start]; // [B, D]
+            read = resid[arange(resid.shape[0], device: resid.device), positions.to(resid.device) - state.Start]; // [B, D]
         }
-        var normed = final_norm.Forward(last, state.Modification?.FrozenNormStatistics == true);
-        var logits = matmul(normed, Unembedding.index_select(0, tensor(tokens, device: normed.device)).t());
-        return Softcap.Apply(logits, Config.FinalSoftcap);
+        var normed = final_norm.Forward(read, state.Modification?.FrozenNormStatistics == true);
+        return Softcap.Apply(matmul(normed, Columns(tokens).t()), Config.FinalSoftcap);
     }
 
     /// <summary>
     /// Taylor-mode forward resumed from a clean run's cache at <paramref name="start"/>: pushes jets through the
     /// remaining layers, patching where <paramref name="jets"/> says, and returns the jet of the selected logits at
-    /// <paramref name="position"/>, [B, k]. One pass gives φ, φ′ and φ″ of any metric linear in those logits.
+    /// <paramref name="position"/>, [B, k] (every column when <paramref name="tokens"/> is null). One pass gives φ, φ′
+    /// and φ″ of any metric of those logits.
     /// <paramref name="input"/> supplies masks and positions (batch 1 broadcasts against the jets' rows).
     /// </summary>
-    public Jet ForwardSelected(ModelInput input, CachedStart start, JetPlan jets, long position, long[] tokens)
+    public Jet ForwardSelected(ModelInput input, CachedStart start, JetPlan jets, long position, long[]? tokens)
     {
         if (jets.Touches(new Site(SiteKind.FinalNorm, 0)) || jets.Touches(new Site(SiteKind.Logits, 0)))
             throw new SiteOutOfRangeException("A jet forward reads only the selected logits; patch final_norm or logits with a hook plan.");
@@ -120,10 +121,13 @@ public sealed class HookedTransformer : nn.Module
         for (int l = start.Layer; l < Config.Layers; l++)
             resid = RunLayer(l, resid, state, trim && l == Config.Layers - 1 ? position : null);
         var normed = final_norm.Forward(resid.Map(t => t.select(1, trim ? 0 : position - state.Start)));
-        var columns = Unembedding.index_select(0, tensor(tokens, device: Device));
+        var columns = Columns(tokens);
         var logits = normed.Map(t => matmul(t, columns.t()));
         return Softcap.Apply(logits, Config.FinalSoftcap);
     }
+
+    // The unembedding's rows for the given tokens (all of it for null).
+    private Tensor Columns(long[]? tokens) => tokens is null ? Unembedding : Unembedding.index_select(0, tensor(tokens, device: Device));
 
     // Checks a cached start against the input and the positions read, and records it in the run's state.
     private void Resume(ForwardState state, ModelInput input, CachedStart? start, Tensor positions)

@@ -5,7 +5,7 @@ using CircuitDsl.Runtime.Attribution;
 namespace CircuitDsl.Runtime.Reporting;
 
 /// <summary>
-/// The JSON form of an <see cref="AttributionResult"/>: <c>{"model", "metric": {"kind", "clean", "corrupted"},
+/// The JSON form of an <see cref="AttributionResult"/>: <c>{"model", "metric": {"kind", "clean", "corrupted"}, "warnings" (when any),
 /// "components": [{"id", "layer", "head", "kind", "patching", "atp", "hvp", "mshvp", "ig", "atpstar", "gim", "r",
 /// "rtilde", "flagged", "bound", …}], "evaluation", "cost"}</c>. Values not computed are omitted; NaN is null.
 /// </summary>
@@ -25,6 +25,12 @@ public static class AttributionJson
             Number(w, "clean", result.CleanMetric);
             Number(w, "corrupted", result.CorruptedMetric);
             w.WriteEndObject();
+            if (result.Warnings.Count > 0)
+            {
+                w.WriteStartArray("warnings");
+                foreach (var warning in result.Warnings) w.WriteStringValue(warning);
+                w.WriteEndArray();
+            }
 
             w.WriteStartObject("options");
             Number(w, "tau", result.Options.Tau);

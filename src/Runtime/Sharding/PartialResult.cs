@@ -85,5 +85,5 @@ public sealed record PartialResult
     /// <summary>A fingerprint of the options that change results.</summary>
     public static string Fingerprint(AttributionOptions o) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
-            $"{o.ScreenFlagFix}|{o.Methods}|{o.Tau:R}|{o.K}|{o.IgSteps}|{o.Screen}|{o.HutchinsonProbes}|{o.Epsilon:R}|{o.Seed}|{string.Join(",", o.ExtraScreens)}")))[..16];
+            $"{o.ScreenFlagFix}|{o.Methods}|{o.Tau:R}|{o.K}|{o.IgSteps}|{o.Screen}|{o.HutchinsonProbes}|{o.Epsilon:R}|{o.Seed}|{string.Join(",", o.ExtraScreens)}|{o.Metric}")))[..16];
 }

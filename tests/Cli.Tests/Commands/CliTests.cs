@@ -148,6 +148,38 @@ public class AttributeCommandTests
     }
 
     [SkippableFact]
+    public void Attribute_explains_the_answer_log_probability_without_a_wrong_token()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string json = Path.Combine(Path.GetTempPath(), $"cdsl-logprob-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output) = CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
+                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--metric", "logprob", "--json", json);
+            code.Should().Be(0);
+            output.Should().Contain("M = logprob");
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var metric = doc.RootElement.GetProperty("metric");
+            metric.GetProperty("kind").GetString().Should().Be("logprob");
+            metric.GetProperty("clean").GetDouble().Should().BeNegative("a log-probability");
+        }
+        finally { File.Delete(json); }
+    }
+
+    [SkippableFact]
+    public void An_unknown_metric_or_a_missing_wrong_token_for_a_difference_is_a_clear_error()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string[] pair = ["--clean", "Lily and Tim went to the park. Tim gave the ball to", "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily"];
+        var unknown = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--wrong", "Tim", "--metric", "kl"]);
+        unknown.Should().Throw<ArgumentException>().WithMessage("*Unknown metric 'kl'*logit_diff*prob_diff*logprob*");
+        var noWrong = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--metric", "prob-diff"]);
+        noWrong.Should().Throw<ArgumentException>().WithMessage("*--answer and --wrong*");
+    }
+
+    [SkippableFact]
     public void Multi_token_answer_is_a_clear_error()
     {
         string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");

@@ -39,7 +39,7 @@ public class EdgePatchingTests(ITestOutputHelper output)
         using (no_grad())
         {
             var clean = ModelInput.Single(pair.Clean);
-            var metric = new LogitDifference(pair.Answer, pair.Wrong);
+            var metric = new AnswerMetric(pair.Answer, pair.Wrong);
             var mlp = new Site(SiteKind.MlpOut, 0);
             var corrupted = new HookPlan(model.Config).Cache(written);
             model.Forward(ModelInput.Single(pair.Corrupted), corrupted);

@@ -104,7 +104,7 @@ public class InvariantTests
         var c = model.Config;
         int last = c.Layers - 1, t = 9;
         var input = ModelInput.Single(Fixtures.Tokens(model, t, 3));
-        var metric = new LogitDifference(3, 5);
+        var metric = new AnswerMetric(3, 5);
         var sites = AllSites(c).Where(s => s.Layer == last && s.Kind < SiteKind.Embed).ToList(); // every hook point of the last layer
         (Tensor Metric, Tensor[] Gradients, HookPlan Plan) Run(bool trim)
         {

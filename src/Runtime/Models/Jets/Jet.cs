@@ -100,6 +100,33 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
         return new(p, first, second);
     }
 
+    /// <summary>
+    /// log Σ exp over the last dimension, kept (the softmax's normaliser): with p the softmax, y′ = ⟨p, x′⟩ and
+    /// y″ = ⟨p, x″⟩ + ⟨p, x′²⟩ − ⟨p, x′⟩².
+    /// </summary>
+    public Jet LogSumExpLast()
+    {
+        var y = Value.logsumexp(-1, keepdim: true);
+        if (First is null && Second is null) return new(y);
+        var p = Value.softmax(-1);
+        Tensor Mean(Tensor a) => PerValueRow(a, p, (d, v) => (v * d).sum(-1, keepdim: true));
+        var first = Apply(First, Mean);
+        var second = Plus(Plus(Apply(Second, Mean), Apply(First, a => Mean(a.square()))), first is null ? null : -first.square());
+        return new(y, first, second);
+    }
+
+    /// <summary>
+    /// The jet with its value repeated to <paramref name="rows"/> rows, one per derivative row: a value row per pair
+    /// meets each of its equal run of rows (a single value row, every row).
+    /// </summary>
+    public Jet WithValueRows(long rows)
+    {
+        long valueRows = Value.shape[0];
+        if (valueRows == rows) return this;
+        if (rows % valueRows != 0) throw new ArgumentException($"{rows} rows do not come in equal runs for {valueRows} value rows.", nameof(rows));
+        return this with { Value = valueRows == 1 ? Value.expand([rows, .. Value.shape[1..]]) : Value.repeat_interleave(rows / valueRows, 0) };
+    }
+
     /// <summary>Mean over the last dimension, kept.</summary>
     public Jet MeanLast() => Map(t => t.mean([-1], keepdim: true));
 

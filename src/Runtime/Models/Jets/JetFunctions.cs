@@ -16,6 +16,13 @@ public static class JetFunctions
         return (f, d1, -2 * f * d1);
     }
 
+    /// <summary>exp: f′ = f″ = f.</summary>
+    public static (Tensor, Tensor, Tensor) Exp(Tensor u)
+    {
+        var f = u.exp();
+        return (f, f, f);
+    }
+
     /// <summary>u^(−1/2), the norms' scale: f′ = −½u^(−3/2), f″ = ¾u^(−5/2).</summary>
     public static (Tensor, Tensor, Tensor) Rsqrt(Tensor u)
     {
