@@ -52,4 +52,22 @@ public class Stories260KClaims(Stories260K stories) : IClassFixture<Stories260K>
         CircuitUnderTest.From(NameCircuit.CircuitName, NameCircuit.Groups, stories.Model, pairs, edges: NameCircuit.Edges)
             .Should().CarryEdge(nameof(NameCircuit.LateHeads), EdgeEnd.Logits, atLeast: 0.7);
     }
+
+    [SkippableFact]
+    public void Through_the_softmax_the_main_head_needs_the_fix_it_does_not_need_for_the_logit_difference()
+    {
+        Skip.IfNot(stories.Available, "Needs ../shared/models/stories260K beside the repository.");
+        var byLogit = Examples.Stories260K.GiverSwap.Run(stories.Model, stories.Tokenizer).Attribution;
+        var byLogProbability = GiverSwapLogProbability.Run(stories.Model, stories.Tokenizer).Attribution;
+
+        byLogit.ShouldHave("L4H2").BeReliable();
+        byLogProbability.ShouldHave("L4H2").BeFlagged();
+        byLogProbability.Component("L4H2").Estimate.Should().Be(byLogProbability.Component("L4H2").Patching, "a flagged estimate is the exact effect");
+
+        // The edges carry the log-probability as they carry the logit difference.
+        var pairs = ExperimentRunner.Pairs(stories.Tokenizer, GiverSwapLogProbability.Plan);
+        CircuitUnderTest.From(NameCircuit.CircuitName, NameCircuit.Groups, stories.Model, pairs, edges: NameCircuit.Edges,
+                metric: ExperimentRunner.ToMetricKind(GiverSwapLogProbability.Plan.Metric))
+            .Should().CarryEdge(nameof(NameCircuit.Mlps), nameof(NameCircuit.LateHeads), atLeast: 0.8);
+    }
 }

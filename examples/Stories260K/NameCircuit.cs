@@ -30,3 +30,16 @@ public static partial class NameCircuit
 [Slot("place", "park", "garden", "house")]
 [SwapSlot("B", With = "A")]
 public static partial class GiverSwap;
+
+/// <summary>
+/// The same swap, explaining the answer's log-probability (its loss, negated) instead of the logit difference: no wrong
+/// token to name. The softmax bends it where the logit difference is straight, so AtP errs more and more components
+/// are flagged (the last layer's L4H2 among them, reliable under the logit difference).
+/// </summary>
+[Experiment(typeof(NameCircuit), Pairs = 12, Metric = Metric.LogProbability)]
+[Template("{A} and {B} went to the {place}. {B} gave the ball to", Answer = "A")]
+[Slot("A", "Lily", "Tim")]
+[Slot("B", "Lily", "Tim")]
+[Slot("place", "park", "garden", "house")]
+[SwapSlot("B", With = "A")]
+public static partial class GiverSwapLogProbability;

@@ -13,9 +13,19 @@ if (model is null || !File.Exists(model))
     return 0;
 }
 var m = ModelLoader.Load(model);
-var result = GiverSwap.Run(m, TokenizerLoader.Load(model, m.Config));
-Console.WriteLine($"{NameCircuit.CircuitName}: {result.Attribution.Pairs} pairs, M(x) = {result.Attribution.CleanMetric:F3}, M(x′) = {result.Attribution.CorruptedMetric:F3}");
-foreach (var e in result.LateHeads.Concat(result.Mlps).Concat(result.LastMlp))
-    Console.WriteLine($"  {e.Id,-6} patching {e.Patching,8:F4}  AtP {e.Atp,8:F4}  estimate {e.Estimate,8:F4} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
-foreach (var edge in result.Edges) Console.WriteLine($"  edge {edge}");
+var tokenizer = TokenizerLoader.Load(model, m.Config);
+var byLogit = GiverSwap.Run(m, tokenizer);
+Print("logit difference", byLogit.Attribution, [.. byLogit.LateHeads, .. byLogit.Mlps, .. byLogit.LastMlp], byLogit.Edges);
+var byLogProbability = GiverSwapLogProbability.Run(m, tokenizer);
+Print("log-probability of the answer", byLogProbability.Attribution, [.. byLogProbability.LateHeads, .. byLogProbability.Mlps, .. byLogProbability.LastMlp], byLogProbability.Edges);
 return 0;
+
+static void Print(string metric, CircuitDsl.Runtime.Attribution.AttributionResult result, IReadOnlyList<CircuitDsl.Runtime.Attribution.ComponentEstimate> estimates,
+    IEnumerable<CircuitDsl.Runtime.Evaluation.EdgeEffect> edges)
+{
+    Console.WriteLine($"{NameCircuit.CircuitName}, {metric}: {result.Pairs} pairs, M(x) = {result.CleanMetric:F3}, M(x′) = {result.CorruptedMetric:F3}");
+    foreach (var warning in result.Warnings) Console.WriteLine($"  warning: {warning}");
+    foreach (var e in estimates)
+        Console.WriteLine($"  {e.Id,-6} patching {e.Patching,8:F4}  AtP {e.Atp,8:F4}  estimate {e.Estimate,8:F4} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
+    foreach (var edge in edges) Console.WriteLine($"  edge {edge}");
+}

@@ -192,6 +192,17 @@ public enum Estimator
     Gim,
 }
 
+/// <summary>What an experiment's attribution explains, read at the last position of each prompt.</summary>
+public enum Metric
+{
+    /// <summary>logit(answer) − logit(wrong) (the default; IOI's metric).</summary>
+    LogitDifference,
+    /// <summary>p(answer) − p(wrong), softmax over the whole vocabulary (the greater-than task's).</summary>
+    ProbabilityDifference,
+    /// <summary>log p(answer); the template needs no Wrong slot.</summary>
+    LogProbability,
+}
+
 /// <summary>
 /// An experiment: a circuit, a perturbation (declared with <see cref="TemplateAttribute"/>, <see cref="SlotAttribute"/>
 /// and one of <see cref="SwapSlotAttribute"/> / <see cref="RandomTokensAttribute"/> / <see cref="CorruptWithAttribute"/>),
@@ -208,6 +219,9 @@ public sealed class ExperimentAttribute : Attribute
 
     /// <summary>Estimation method.</summary>
     public Estimator Method { get; set; } = Estimator.ScreenFlagFix;
+
+    /// <summary>What is explained: the logit difference (default), the probability difference or the answer's log-probability.</summary>
+    public Metric Metric { get; set; } = Metric.LogitDifference;
 
     /// <summary>Also run exact patching on the circuit's components, for comparison.</summary>
     public bool CompareWithPatching { get; set; } = true;
@@ -242,7 +256,7 @@ public sealed class TemplateAttribute : Attribute
     /// <summary>Slot whose value is the correct answer on the clean prompt.</summary>
     public string? Answer { get; set; }
 
-    /// <summary>Slot whose value is the competing answer.</summary>
+    /// <summary>Slot whose value is the competing answer (not needed when the experiment's metric is <see cref="Metric.LogProbability"/>).</summary>
     public string? Wrong { get; set; }
 
     /// <summary>Text put before the answer and wrong slot values to make their tokens: " " (default) for a new word

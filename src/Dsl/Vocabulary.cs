@@ -167,8 +167,9 @@ public sealed class ExperimentPlan
         IReadOnlyList<KeyValuePair<string, string[]>> slots, string answerSlot, string wrongSlot, PerturbationKind perturbation,
         string swapSlot, string swapWith, IReadOnlyList<int> randomPositions, Func<string, Random, string>? corrupt,
         Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ",
-        IReadOnlyList<CircuitEdge>? edges = null)
+        IReadOnlyList<CircuitEdge>? edges = null, Metric metric = Metric.LogitDifference)
     {
+        Metric = metric;
         AnswerPrefix = answerPrefix;
         Edges = edges ?? new CircuitEdge[0];
         Name = name; Circuit = circuit; Model = model; Groups = groups; Template = template; Slots = slots;
@@ -195,8 +196,10 @@ public sealed class ExperimentPlan
     public string AnswerPrefix { get; }
     /// <summary>Answer slot.</summary>
     public string AnswerSlot { get; }
-    /// <summary>Wrong slot.</summary>
+    /// <summary>Wrong slot ("" when the metric reads no wrong token).</summary>
     public string WrongSlot { get; }
+    /// <summary>What the attribution explains.</summary>
+    public Metric Metric { get; }
     /// <summary>Perturbation kind.</summary>
     public PerturbationKind Perturbation { get; }
     /// <summary>Slot replaced by a swap.</summary>

@@ -18,20 +18,21 @@ public sealed class CircuitUnderTest
 
     /// <summary>
     /// A generated circuit's groups as a claim on <paramref name="model"/>, with heads and MLPs as the universe; with
-    /// <paramref name="edges"/> (the generated <c>Edges</c>), its edges can be asserted too.
+    /// <paramref name="edges"/> (the generated <c>Edges</c>), its edges can be asserted too. Faithfulness and edges
+    /// measure <paramref name="metric"/> (a generated plan's is <c>ExperimentRunner.ToMetricKind(Plan.Metric)</c>).
     /// </summary>
     public static CircuitUnderTest From(string name, IEnumerable<ComponentGroup> groups, HookedTransformer model, IReadOnlyList<PromptPair> pairs,
-        Ablation ablation = Ablation.Corrupted, IReadOnlyList<CircuitEdge>? edges = null)
+        Ablation ablation = Ablation.Corrupted, IReadOnlyList<CircuitEdge>? edges = null, MetricKind metric = MetricKind.LogitDifference)
     {
         var groupList = groups.ToList();
         var universe = Runtime.Attribution.Components.Heads(model.Config).Concat(Runtime.Attribution.Components.Mlps(model.Config)).ToList();
         var components = groupList.SelectMany(g => g.Components).Select(ExperimentRunner.ToComponent).ToList();
         foreach (var c in components.Where(c => universe.All(u => u.Id != c.Id))) universe.Add(c);
-        return new CircuitUnderTest(name, components, new Faithfulness(model, pairs, universe, ablation))
+        return new CircuitUnderTest(name, components, new Faithfulness(model, pairs, universe, ablation, metric))
         {
             Groups = groupList,
             Edges = edges ?? [],
-            _edgePatching = edges is { Count: > 0 } ? new EdgePatching(model, pairs) : null,
+            _edgePatching = edges is { Count: > 0 } ? new EdgePatching(model, pairs, metric) : null,
         };
     }
 

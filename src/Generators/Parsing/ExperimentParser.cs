@@ -15,6 +15,9 @@ internal static class ExperimentParser
     public const string AttributeName = "CircuitDsl.ExperimentAttribute";
     public const int SwapSlot = 0, RandomTokens = 1, Function = 2, None = -1;
 
+    /// <summary>CircuitDsl.Metric.LogProbability, the metric that reads no wrong token.</summary>
+    public const int LogProbability = 2;
+
     public static ExperimentSpec? Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
         if (!SymbolText.TryStart(context, out var type, out var attribute, out var location, out var diagnostics)) return null;
@@ -22,6 +25,7 @@ internal static class ExperimentParser
         string circuit = SymbolText.ReferencedType(attribute, CircuitParser.AttributeName, "[Circuit]", "YourCircuit", diagnostics);
 
         double tau = SymbolText.Named(attribute, "Tau", 1.0 / 3);
+        int metric = SymbolText.Named(attribute, "Metric", 0);
         int k = SymbolText.Named(attribute, "K", 5), igSteps = SymbolText.Named(attribute, "IgSteps", 32), pairs = SymbolText.Named(attribute, "Pairs", 16);
         void Range(string name, string value, bool ok, string rule)
         {
@@ -52,7 +56,7 @@ internal static class ExperimentParser
             foreach (var slot in used.Where(s => !declared.Contains(s)))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.ArgumentLocation(template, 0), slot, "used in the template but has no [Slot(\"" + slot + "\", …)] values"));
             foreach (var (name, value) in new[] { ("Answer", answer), ("Wrong", wrong) })
-                if (value.Length == 0 || !declared.Contains(value))
+                if ((value.Length == 0 && !(name == "Wrong" && metric == LogProbability)) || (value.Length > 0 && !declared.Contains(value)))
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.NamedLocation(template, name), value.Length == 0 ? "(none)" : value,
                         $"named as {name} but not declared with [Slot]"));
             foreach (var slot in slots.Where(s => s.Spec.Values.Count == 0))
@@ -95,6 +99,6 @@ internal static class ExperimentParser
             SymbolText.Named(attribute, "Method", 0), SymbolText.Named(attribute, "CompareWithPatching", true), tau, k, igSteps, pairs,
             SymbolText.Named(attribute, "Seed", 0), text, answer, wrong, new EquatableArray<SlotSpec>(slots.Select(s => s.Spec).ToArray()),
             perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics),
-            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "));
+            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric);
     }
 }

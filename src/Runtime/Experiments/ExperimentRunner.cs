@@ -18,9 +18,8 @@ public static class ExperimentRunner
         CheckShape(model, plan);
         var pairs = Pairs(tokenizer, plan);
         var components = plan.Groups.SelectMany(g => g.Components).Select(ToComponent).ToList();
-        var options = plan.Method == Estimator.ScreenFlagFix
-            ? new AttributionOptions { Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps }
-            : new AttributionOptions { ScreenFlagFix = false, Methods = ToMethods(plan.Method), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps };
+        var options = new AttributionOptions { Metric = ToMetricKind(plan.Metric), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps };
+        if (plan.Method != Estimator.ScreenFlagFix) options = options with { ScreenFlagFix = false, Methods = ToMethods(plan.Method) };
         if (plan.CompareWithPatching) options = options with { Methods = options.Methods | Methods.Patching };
         return new AttributionEngine(model, options).Run(pairs, components, $"{plan.Name} ({plan.Circuit})", progress);
     }
@@ -30,22 +29,26 @@ public static class ExperimentRunner
     {
         if (plan.Edges.Count == 0) return [];
         CheckShape(model, plan);
-        var patching = new EdgePatching(model, Pairs(tokenizer, plan));
+        var patching = new EdgePatching(model, Pairs(tokenizer, plan), ToMetricKind(plan.Metric));
         return [.. plan.Edges.Select(e => patching.Of(e, plan.Groups))];
     }
 
     /// <summary>The engine's component for a DSL component reference.</summary>
     public static Component ToComponent(ComponentRef c) => new(c.Kind, c.Layer, c.Index, c.Position < 0 ? null : c.Position);
 
-    /// <summary>Draws the plan's prompt pairs: every combination of slot values with distinct answer and wrong values,
+    /// <summary>Draws the plan's prompt pairs: every combination of slot values with distinct answer and wrong values
+    /// (any, for a plan without a wrong slot) and, for a swap, distinct swapped values (else it corrupts nothing),
     /// shuffled with the plan's seed, the first <see cref="ExperimentPlan.Pairs"/> kept.</summary>
     public static IReadOnlyList<PromptPair> Pairs(ITextTokenizer tokenizer, ExperimentPlan plan)
     {
         var random = new Random(plan.Seed);
         var fills = Combinations(plan.Slots.ToList(), 0, new Dictionary<string, string>())
-            .Where(f => f[plan.AnswerSlot] != f[plan.WrongSlot])
+            .Where(f => plan.WrongSlot.Length == 0 || f[plan.AnswerSlot] != f[plan.WrongSlot])
+            .Where(f => plan.Perturbation != PerturbationKind.SwapSlot || f[plan.SwapSlot] != f[plan.SwapWith])
             .OrderBy(_ => random.Next()).Take(plan.Pairs).ToList();
-        if (fills.Count == 0) throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {plan.AnswerSlot} and {plan.WrongSlot}.");
+        if (fills.Count == 0)
+            throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {(plan.WrongSlot.Length > 0 ? $"{plan.AnswerSlot} and {plan.WrongSlot}" : "")}"
+                + $"{(plan.WrongSlot.Length > 0 && plan.Perturbation == PerturbationKind.SwapSlot ? ", and " : "")}{(plan.Perturbation == PerturbationKind.SwapSlot ? $"swapped {plan.SwapSlot} and {plan.SwapWith}" : "")}.");
         return [.. fills.Select(f => MakePair(tokenizer, plan, f, random))];
     }
 
@@ -59,8 +62,8 @@ public static class ExperimentRunner
             PerturbationKind.Function => tokenizer.Encode(plan.Corrupt!(clean, random)),
             _ => RandomTokens(cleanIds, plan.RandomPositions, tokenizer.VocabSize, random),
         };
-        return new PromptPair(cleanIds, corrupted,
-            PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]), PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.WrongSlot]));
+        int answer = PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]);
+        return new PromptPair(cleanIds, corrupted, answer, plan.WrongSlot.Length == 0 ? answer : PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.WrongSlot]));
     }
 
     private static string Fill(string template, IReadOnlyDictionary<string, string> fill, (string Slot, string Value)? lastOccurrence)
@@ -108,6 +111,14 @@ public static class ExperimentRunner
                 $"Experiment {plan.Name} was compiled against a {s.Family} model with {s.Layers} layers, {s.Heads} heads ({s.KvHeads} kv), {s.Neurons} neurons, " +
                 $"but the model given has {c.Layers} layers, {c.Heads} heads ({c.KvHeads} kv), {c.Intermediate} neurons. Point the binding at this model's config.json and rebuild.");
     }
+
+    /// <summary>The engine's metric for a DSL metric.</summary>
+    public static MetricKind ToMetricKind(Metric metric) => metric switch
+    {
+        Metric.ProbabilityDifference => MetricKind.ProbabilityDifference,
+        Metric.LogProbability => MetricKind.LogProbability,
+        _ => MetricKind.LogitDifference,
+    };
 
     private static Methods ToMethods(Estimator method) => method switch
     {

@@ -33,5 +33,6 @@ partial class Swap
         pairs: 8,
         seed: 0,
         answerPrefix: " ",
-        edges: global::Demo.ToyCircuit.Edges);
+        edges: global::Demo.ToyCircuit.Edges,
+        metric: global::CircuitDsl.Metric.LogitDifference);
 }

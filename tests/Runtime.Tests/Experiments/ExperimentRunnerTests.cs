@@ -28,6 +28,19 @@ public class ExperimentRunnerTests
         names.Should().Contain(p => p.Answer == 5335 && gpt2.Decode(p.Corrupted).EndsWith("Mary gave a drink to"));
     }
 
+    [Fact]
+    public void A_log_probability_plan_needs_no_wrong_slot_and_never_swaps_a_name_for_itself()
+    {
+        var gpt2 = TokenizerLoader.Gpt2();
+        var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "When {A} and {B} went to the store, {B} gave a drink to",
+            [new("A", ["Mary", "John"]), new("B", ["Mary", "John", "Tom"])], "A", "", PerturbationKind.SwapSlot, "B", "A",
+            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, " ", metric: Metric.LogProbability);
+        var pairs = ExperimentRunner.Pairs(gpt2, plan);
+        pairs.Should().HaveCount(4, "of six fills, two would swap a name for itself and corrupt nothing");
+        pairs.Should().OnlyContain(p => p.Wrong == p.Answer && !p.Clean.SequenceEqual(p.Corrupted));
+        ExperimentRunner.ToMetricKind(plan.Metric).Should().Be(MetricKind.LogProbability);
+    }
+
     [SkippableFact]
     public void A_plan_compiled_for_another_shape_is_refused_before_any_work()
     {
