@@ -27,25 +27,7 @@ public class MetricTests
         return data;
     }
 
-    private static HookedTransformer Load(string name) => name == "stories260K"
-        ? ModelLoader.Load(SharedData.Require("models", "stories260K", "stories260K.bin"), dtype: ScalarType.Float64)
-        : Fixtures.Load(name, ScalarType.Float64);
-
-    private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric)
-    {
-        var model = Load(name);
-        var c = model.Config;
-        var clean = Fixtures.Tokens(model, 9, 1);
-        var corrupted = clean.ToArray();
-        corrupted[2] = (corrupted[2] + 7) % c.VocabSize;
-        corrupted[5] = (corrupted[5] + 3) % c.VocabSize;
-        IReadOnlyList<Component> components =
-            [.. Components.Heads(c), .. Components.Mlps(c), new Component(ComponentKind.Residual, 1, 4), new Component(ComponentKind.Query, 0, 1),
-             new Component(ComponentKind.Head, 0, 1, Position: 5)];
-        var pair = new PromptPair(clean, corrupted, 3, 5);
-        var state = PairState.Build(model, pair, [.. components.Select(x => x.Site).Distinct()], null, false, new CostLedger(), out _, metric: metric);
-        return (model, state, new ComponentMasks(components, c, clean.Length, model.Device), pair);
-    }
+    private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric) => EngineDerivativeTests.Setup(name, metric);
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]
