@@ -74,9 +74,9 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
             {
                 using var doc = JsonDocument.Parse(text);
                 var e = doc.RootElement;
-                int answer = Id(e, "answer");
+                var (clean, corrupted, answer) = (Ids(e, "clean"), Ids(e, "corrupted"), Id(e, "answer"));
                 bool noWrong = !AnswerMetric.ReadsWrongToken(metric) && !(e.ValueKind == JsonValueKind.Object && e.TryGetProperty("wrong", out _));
-                pairs.Add(new PromptPair(Ids(e, "clean"), Ids(e, "corrupted"), answer, noWrong ? answer : Id(e, "wrong")));
+                pairs.Add(new PromptPair(clean, corrupted, answer, noWrong ? answer : Id(e, "wrong")));
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {

@@ -158,7 +158,7 @@ public class AttributeCommandTests
             var (code, output) = CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
                 "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--metric", "logprob", "--json", json);
             code.Should().Be(0);
-            output.Should().Contain("M = logprob");
+            output.Should().Contain("logprob", "the table's title names the metric");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var metric = doc.RootElement.GetProperty("metric");
             metric.GetProperty("kind").GetString().Should().Be("logprob");

@@ -51,6 +51,19 @@ public class AttributionInputTests
     }
 
     [Fact]
+    public void A_pairs_file_for_the_log_probability_may_leave_out_the_wrong_token()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"cdsl-pairs-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllText(path, "{\"clean\": [1, 2], \"corrupted\": [1, 3], \"answer\": 4}\n{\"clean\": [1, 2], \"corrupted\": [1, 3], \"answer\": 4, \"wrong\": 5}\n");
+        try
+        {
+            var pairs = PromptPair.ReadJsonl(path, tokenizer: null, MetricKind.LogProbability);
+            pairs.Select(p => (p.Answer, p.Wrong)).Should().Equal((4, 4), (4, 5));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void Multi_token_answers_are_rejected_with_their_ids()
     {
         var tokenizer = TokenizerLoader.Gpt2();
