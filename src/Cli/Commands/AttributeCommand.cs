@@ -75,7 +75,7 @@ internal static class AttributeCommand
             else
                 result = ProgressBars.Run("attribution", progress => new AttributionEngine(m, options).Run(data, set, path, progress));
 
-            foreach (var warning in result.Warnings) console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+            AttributionTable.WriteWarnings(console, result);
             console.Write(AttributionTable.Top(result, parse.GetValue(top)));
             if (result.Evaluation is not null) console.Write(AttributionTable.Evaluation(result));
             console.Write(AttributionTable.Cost(result));

@@ -37,7 +37,8 @@ internal static class RunCommand
                 var m = ModelLoader.Load(path, CommonOptions.ParseDevice(parse.GetValue(device)!));
                 var tokenizer = TokenizerLoader.Load(path, m.Config);
                 var result = ProgressBars.Run(type.Name, progress => ExperimentRunner.Run(m, tokenizer, plan, progress));
-                console.Write(AttributionTable.Hypothesis($"{plan.Circuit} — {type.Name}",
+                AttributionTable.WriteWarnings(console, result);
+                console.Write(AttributionTable.Hypothesis($"{plan.Circuit} — {type.Name} ({result.MetricKind})",
                     plan.Groups.Select(g => (g.Name, result.Group(g)))));
                 if (plan.Edges.Count > 0)
                     console.Write(AttributionTable.Edges(plan.Circuit, ExperimentRunner.Edges(m, tokenizer, plan)));
@@ -56,6 +57,13 @@ internal static class RunCommand
 
     private static string Resolve(string target)
     {
+        // A project folder stands for its one project file.
+        if (Directory.Exists(target))
+        {
+            var projects = Directory.GetFiles(target, "*.csproj");
+            target = projects.Length == 1 ? projects[0]
+                : throw new ArgumentException($"'{target}' holds {(projects.Length == 0 ? "no .csproj" : $"{projects.Length} .csproj files")}; name the project file or the built .dll.");
+        }
         if (target.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             return File.Exists(target) ? target : throw new FileNotFoundException($"{target} not found.");
         if (!target.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase) || !File.Exists(target))

@@ -8,6 +8,12 @@ namespace CircuitDsl.Cli.Rendering;
 /// <summary>Console renderings of attribution results.</summary>
 internal static class AttributionTable
 {
+    /// <summary>Prints what a reader should know before trusting the result (<see cref="AttributionResult.Warnings"/>).</summary>
+    public static void WriteWarnings(IAnsiConsole console, AttributionResult result)
+    {
+        foreach (var warning in result.Warnings) console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+    }
+
     /// <summary>The top components by |estimate| with every estimate computed, R̃, flag and bound.</summary>
     public static Table Top(AttributionResult result, int rows)
     {

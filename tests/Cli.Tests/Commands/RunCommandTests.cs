@@ -29,5 +29,7 @@ public class RunCommandTests
     {
         var act = () => CliTests.Run("run", "README.md");
         act.Should().Throw<ArgumentException>().WithMessage("*neither a .csproj nor a .dll*");
+        var folder = () => CliTests.Run("run", CliTests.Repo("docs"));
+        folder.Should().Throw<ArgumentException>().WithMessage("*docs' holds no .csproj; name the project file or the built .dll*");
     }
 }
