@@ -65,9 +65,13 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
 
     /// <summary>The metric a short name (<see cref="Name"/>, with <c>-</c> or <c>_</c>) stands for; throws
     /// <see cref="AttributionInputException"/> listing the names for any other.</summary>
-    public static MetricKind Parse(string name) =>
-        Enum.GetValues<MetricKind>().Cast<MetricKind?>().FirstOrDefault(m => Name(m!.Value) == name.Trim().ToLowerInvariant().Replace('-', '_'))
-        ?? throw new AttributionInputException($"Unknown metric '{name}'; use logit_diff (the default), prob_diff or logprob.");
+    public static MetricKind Parse(string name)
+    {
+        string key = name.Trim().ToLowerInvariant().Replace('-', '_');
+        foreach (var metric in Enum.GetValues<MetricKind>())
+            if (Name(metric) == key) return metric;
+        throw new AttributionInputException($"Unknown metric '{name}'; use logit_diff (the default), prob_diff or logprob.");
+    }
 
     /// <summary>True when the metric reads the wrong token (every metric but <see cref="MetricKind.LogProbability"/>).</summary>
     public static bool ReadsWrongToken(MetricKind metric) => metric != MetricKind.LogProbability;
@@ -114,21 +118,27 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
 
         Tensor Column(Func<AnswerMetric, int> token) => tensor(rows.Select(x => (long)token(x)).ToArray(), device: device).unsqueeze(1);
         var (answer, wrong) = (Column(x => x.Answer), Column(x => x.Wrong));
-        // log p = logit − logsumexp(logits), in at least float32.
-        Tensor LogProbability(Tensor logits, Tensor token)
-        {
-            var x = Precision.AtLeastFloat32(logits);
-            return (x.gather(1, token) - x.logsumexp(1, keepdim: true)).squeeze(1);
-        }
-        Jet LogProbabilityJet(Jet logits, Tensor token)
+        static Tensor Pick(Tensor x, Tensor token) => x.gather(1, token).squeeze(1);
+        // log p = logit − log Σ exp(logits), in at least float32; for jets through log-sum-exp's own jet.
+        static Tensor LogSoftmax(Tensor logits) => Precision.AtLeastFloat32(logits).log_softmax(1);
+        static Jet LogSoftmaxJet(Jet logits)
         {
             var x = logits.Map(Precision.AtLeastFloat32);
-            return (x.Map(v => v.gather(1, token)) - x.LogSumExpLast()).Map(v => v.squeeze(1));
+            return x - x.LogSumExpLast();
         }
-        return metric == MetricKind.LogProbability
-            ? new(null, x => LogProbability(x, answer), j => LogProbabilityJet(j, answer))
-            : new(null, x => LogProbability(x, answer).exp() - LogProbability(x, wrong).exp(),
-                j => LogProbabilityJet(j, answer).Elementwise(JetFunctions.Exp) - LogProbabilityJet(j, wrong).Elementwise(JetFunctions.Exp));
+        if (metric == MetricKind.LogProbability)
+            return new(null, x => Pick(LogSoftmax(x), answer), j => LogSoftmaxJet(j).Map(v => Pick(v, answer)));
+        return new(null,
+            x =>
+            {
+                var p = LogSoftmax(x).exp();
+                return Pick(p, answer) - Pick(p, wrong);
+            },
+            j =>
+            {
+                var logP = LogSoftmaxJet(j);
+                return logP.Map(v => Pick(v, answer)).Elementwise(JetFunctions.Exp) - logP.Map(v => Pick(v, wrong)).Elementwise(JetFunctions.Exp);
+            });
     }
 
     /// <inheritdoc />
