@@ -39,9 +39,9 @@ public static class ResultBuilder
 
     /// <summary>
     /// Probability metrics are flat where the softmax saturates: with the answer's probability near 1 every gradient
-    /// is near 0, so AtP and the local R̃ read ≈ 0 while patching can move the metric
-    /// by the whole gap (the IOI toy, p ≈ 1: AtP 0.000 for every component, patching up to −1.07). Flags pairs whose
-    /// clean run is within 1 % of saturation.
+    /// is near 0, so AtP and the local R̃ read ≈ 0 while patching can move the metric by the whole gap (the IOI toy,
+    /// p ≈ 1: AtP 0.000 for every component, patching up to −1.07). Counts the pairs whose clean run is within 1 % of
+    /// saturation.
     /// </summary>
     internal static string? Saturation(MetricKind metric, double[] cleanMetrics)
     {

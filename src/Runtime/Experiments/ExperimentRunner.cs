@@ -47,8 +47,12 @@ public static class ExperimentRunner
             .Where(f => plan.Perturbation != PerturbationKind.SwapSlot || f[plan.SwapSlot] != f[plan.SwapWith])
             .OrderBy(_ => random.Next()).Take(plan.Pairs).ToList();
         if (fills.Count == 0)
-            throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {(plan.WrongSlot.Length > 0 ? $"{plan.AnswerSlot} and {plan.WrongSlot}" : "")}"
-                + $"{(plan.WrongSlot.Length > 0 && plan.Perturbation == PerturbationKind.SwapSlot ? ", and " : "")}{(plan.Perturbation == PerturbationKind.SwapSlot ? $"swapped {plan.SwapSlot} and {plan.SwapWith}" : "")}.");
+        {
+            List<string> distinct = [];
+            if (plan.WrongSlot.Length > 0) distinct.Add($"{plan.AnswerSlot} and {plan.WrongSlot}");
+            if (plan.Perturbation == PerturbationKind.SwapSlot) distinct.Add($"swapped {plan.SwapSlot} and {plan.SwapWith}");
+            throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {string.Join(", and distinct ", distinct)}.");
+        }
         return [.. fills.Select(f => MakePair(tokenizer, plan, f, random))];
     }
 

@@ -41,6 +41,14 @@ public class ExperimentRunnerTests
         ExperimentRunner.ToMetricKind(plan.Metric).Should().Be(MetricKind.LogProbability);
     }
 
+    [Fact]
+    public void A_plan_whose_every_fill_corrupts_nothing_says_which_slots_must_differ()
+    {
+        var plan = Plan("{A} met {B}, then {B} left", [("A", ["Mary"]), ("B", ["Mary"])], "A", "B", "B", "A", " ");
+        var act = () => ExperimentRunner.Pairs(TokenizerLoader.Gpt2(), plan);
+        act.Should().Throw<AttributionInputException>().WithMessage("Experiment E: no slot combination has distinct A and B, and distinct swapped B and A.");
+    }
+
     [SkippableFact]
     public void A_plan_compiled_for_another_shape_is_refused_before_any_work()
     {
