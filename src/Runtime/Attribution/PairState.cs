@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Models;
+using CircuitDsl.Runtime.Models.Jets;
 using CircuitDsl.Runtime.Sites;
 using static TorchSharp.torch;
 
@@ -29,6 +30,9 @@ internal sealed class PairState
     public Dictionary<Site, Tensor> CleanGradient { get; } = [];
     public Dictionary<Site, Tensor> CorruptedGradient { get; } = [];
 
+    /// <summary>The clean run's adjoints at every non-linear operation, when captured (jets at t = 0 then retire ẍ there).</summary>
+    public CurvatureAdjoints? Adjoints { get; private set; }
+
     /// <summary>The Hutchinson screen's ½δ_cᵀH_cδ_c per component, when its probes rode in this pass.</summary>
     public double[]? HutchinsonCurvature { get; private set; }
 
@@ -48,9 +52,10 @@ internal sealed class PairState
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
-        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference)
+        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference, bool captureAdjoints = false)
     {
-        var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched, metric: metric)[0];
+        var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched,
+            metric: metric, captureAdjoints: captureAdjoints)[0];
         modifiedGradient = modified?[0];
         return state;
     }
@@ -65,11 +70,13 @@ internal sealed class PairState
     /// fast or 1–4 % faster at 8–32 tokens (alternating runs). Rows are independent, so each pair's values are its own.
     /// <paramref name="probes"/>, when given, holds each pair's Hutchinson probes. The positions before the pairs'
     /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
-    /// forces the choice. Every pair is measured by <paramref name="metric"/>.
+    /// forces the choice. Every pair is measured by <paramref name="metric"/>. With <paramref name="captureAdjoints"/> the
+    /// clean rows' backward also keeps the adjoints that let jets at t = 0 retire ẍ (<see cref="CurvatureAdjoints"/>).
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
-        IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference)
+        IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference,
+        bool captureAdjoints = false)
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
@@ -106,13 +113,13 @@ internal sealed class PairState
             long[] jointRows = [.. pairOfRow, .. pairOfRow, .. Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]))];
             var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared);
             jointPass = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
-                Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows));
+                Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows, captureAdjoints));
             (clean, dirty) = (jointPass, jointPass.Skip(k));
         }
         else
         {
             clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow));
+                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow, captureAdjoints));
             dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
         }
 
@@ -121,6 +128,7 @@ internal sealed class PairState
         {
             var state = states[i];
             state.Fill(clean.Row(i), dirty.Row(i), residSites, keySites, valueSites, sites, corruptedGradient);
+            if (clean.Adjoints is { } adjoints) state.Adjoints = CurvatureAdjoints.FromGradients(adjoints, i);
             if (probes is not null)
             {
                 state.HutchinsonCurvature = probes[i].FromPairPass(jointPass!.Gradients, i, probeRow, state.Delta);
@@ -161,7 +169,8 @@ internal sealed class PairState
             throw new AttributionInputException("The metric is NaN or infinite on the clean or corrupted prompt.");
     }
 
-    private sealed record Pass(double[] Metrics, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients)
+    private sealed record Pass(double[] Metrics, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients,
+        IReadOnlyDictionary<(int, CurvaturePoint), Tensor>? Adjoints = null)
     {
         public double Metric => Metrics[0];
 
@@ -175,14 +184,17 @@ internal sealed class PairState
             tensors.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, from, count));
     }
 
-    // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site. With a
+    // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site (and, when
+    // captured, at every non-linear operation's output: CurvatureAdjoints). With a
     // prefix the pass resumes after it, and its activations and gradients come back full length (see SharedPrefix.Pad).
     // The last layer runs the read position's query only (HookPlan.TrimsLastLayer; 7 % off six rows at 16 tokens): its
     // activations after the queries are zero at earlier positions, where neither g nor a patch reaches the metric.
     private static Pass Differentiate(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,
-        IReadOnlyList<Site> alsoCache, BackwardModification? modification, IEnumerable<Intervention> interventions, SharedPrefix? prefix, long[] pairOfRow)
+        IReadOnlyList<Site> alsoCache, BackwardModification? modification, IEnumerable<Intervention> interventions, SharedPrefix? prefix, long[] pairOfRow,
+        bool captureAdjoints = false)
     {
-        var plan = new HookPlan(model.Config) { TrimsLastLayer = true }.Cache(sites).Cache(alsoCache);
+        var capture = captureAdjoints ? CurvatureAdjoints.ForCapture() : null;
+        var plan = new HookPlan(model.Config) { TrimsLastLayer = true, Adjoints = capture }.Cache(sites).Cache(alsoCache);
         foreach (var intervention in interventions) plan.Add(intervention);
         var offsets = new Dictionary<Site, Tensor>();
         int t = (int)input.Positions;
@@ -195,14 +207,17 @@ internal sealed class PairState
             plan.Add(new AddOffset(site, u));
         }
         var m = AnswerMetric.MeasureEach(model, input, metrics, plan, modification, prefix?.Start(model, input, pairOfRow));
-        var grads = autograd.grad([m.sum()], [.. offsets.Values], retain_graph: false, allow_unused: true);
+        var points = capture?.Outputs.ToArray() ?? [];
+        var grads = autograd.grad([m.sum()], [.. offsets.Values, .. points.Select(p => p.Value)], retain_graph: false, allow_unused: true);
+        Tensor Gradient(int i, Tensor offset) => grads[i] is { } g && !g.IsInvalid ? g.detach() : zeros_like(offset);
         var gradients = new Dictionary<Site, Tensor>();
         int i = 0;
-        foreach (var site in offsets.Keys)
-            gradients[site] = grads[i++] is { } g && !g.IsInvalid ? g.detach() : zeros_like(offsets[site]);
+        foreach (var site in offsets.Keys) gradients[site] = Gradient(i++, offsets[site]);
+        // Adjoints stay as long as the pass ran (a suffix of the prompt when a prefix ran apart): jets align them.
+        var adjoints = capture is null ? null : points.Select((p, j) => (p.Key, Gradient(offsets.Count + j, p.Value))).ToDictionary(x => x.Key, x => x.Item2);
         var activations = plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach());
-        return prefix is null ? new Pass(Values(m), activations, gradients)
-            : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true));
+        return prefix is null ? new Pass(Values(m), activations, gradients, adjoints)
+            : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true), adjoints);
     }
 
     private static Pass Run(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,

@@ -60,7 +60,8 @@ public static class CostBenchmark
         var c = model.Config;
         var heads = Components.Heads(c);
         var sites = heads.Select(h => h.Site).Distinct().ToList();
-        var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _);
+        // As the engine builds it for HVP: with the clean run's adjoints, so jets at t = 0 retire ẍ (CurvatureAdjoints).
+        var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _, captureAdjoints: true);
         var all = Enumerable.Range(0, heads.Count).ToArray();
         using var masks = new ComponentMasks(heads, c, shape.Pair.Clean.Count, model.Device);
 

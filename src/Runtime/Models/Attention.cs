@@ -86,9 +86,9 @@ public sealed class Attention : nn.Module
         scores = s.Hook(SiteKind.AttnScores, _layer, scores);
 
         var pattern = Softmax(Precision.AtLeastFloat32(scores), m?.SoftmaxBackwardTemperature ?? 1.0).to_type(v.dtype);
-        pattern = s.Hook(SiteKind.AttnPattern, _layer, pattern);
+        pattern = s.AtCurvature(CurvaturePoint.Pattern, _layer, s.Hook(SiteKind.AttnPattern, _layer, pattern));
 
-        var z = s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2)); // [B,T,H,d]
+        var z = s.AtCurvature(CurvaturePoint.Z, _layer, s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2))); // [B,T,H,d]
 
         if (!s.Touches(SiteKind.AttnResult, _layer))
             return o_proj.Forward(z.reshape(b, tq, h * d));
@@ -132,8 +132,8 @@ public sealed class Attention : nn.Module
 
         var scores = Softcap.Apply(Jet.MatMul(q.Map(t => t.transpose(1, 2)), k.Map(t => t.permute(0, 2, 3, 1))) * _c.EffectiveAttentionScale, _c.AttentionSoftcap);
         scores = s.Hook(SiteKind.AttnScores, _layer, scores.MaskedFill(ForwardState.QueryRows(_slides ? s.SlidingMask! : s.CausalMask, from), -1e30));
-        var pattern = s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1));
-        var z = s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2)));
+        var pattern = s.AtCurvature(CurvaturePoint.Pattern, _layer, s.Hook(SiteKind.AttnPattern, _layer, scores.Softmax(-1)));
+        var z = s.AtCurvature(CurvaturePoint.Z, _layer, s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2))));
 
         if (!s.Touches(SiteKind.AttnResult, _layer))
             return o_proj.Forward(z.Map(t => t.reshape(t.shape[0], t.shape[1], h * d)));

@@ -53,15 +53,15 @@ public sealed class DecoderLayer : nn.Module
         bool frozen = s.Modification?.FrozenNormStatistics == true;
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
 
-        var a = attn.Forward(attn_norm.Forward(resid, frozen), s, queryFrom);
+        var a = attn.Forward(s.AtCurvature(CurvaturePoint.AttentionNorm, _layer, attn_norm.Forward(resid, frozen)), s, queryFrom);
         resid = ForwardState.Positions(resid, (queryFrom ?? s.Start) - s.Start);
-        if (post_attn_norm is not null) a = post_attn_norm.Forward(a, frozen);
+        if (post_attn_norm is not null) a = s.AtCurvature(CurvaturePoint.AttentionPostNorm, _layer, post_attn_norm.Forward(a, frozen));
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 
         var mid = _parallel ? resid : s.Hook(SiteKind.ResidMid, _layer, resid + a);
         if (mlp is null) return s.Hook(SiteKind.ResidPost, _layer, mid);
-        var f = mlp.Forward(mlp_norm!.Forward(mid, frozen), s);
-        if (post_mlp_norm is not null) f = post_mlp_norm.Forward(f, frozen);
+        var f = mlp.Forward(s.AtCurvature(CurvaturePoint.MlpNorm, _layer, mlp_norm!.Forward(mid, frozen)), s);
+        if (post_mlp_norm is not null) f = s.AtCurvature(CurvaturePoint.MlpPostNorm, _layer, post_mlp_norm.Forward(f, frozen));
         f = s.Hook(SiteKind.MlpOut, _layer, f);
 
         var output = _parallel ? resid + a + f : mid + f;
@@ -72,15 +72,15 @@ public sealed class DecoderLayer : nn.Module
     public Jet Forward(Jet resid, ForwardState s, long? queryFrom = null)
     {
         resid = s.Hook(SiteKind.ResidPre, _layer, resid);
-        var a = attn.Forward(attn_norm.Forward(resid), s, queryFrom);
+        var a = attn.Forward(s.AtCurvature(CurvaturePoint.AttentionNorm, _layer, attn_norm.Forward(resid)), s, queryFrom);
         resid = resid.Map(t => ForwardState.Positions(t, (queryFrom ?? s.Start) - s.Start));
-        if (post_attn_norm is not null) a = post_attn_norm.Forward(a);
+        if (post_attn_norm is not null) a = s.AtCurvature(CurvaturePoint.AttentionPostNorm, _layer, post_attn_norm.Forward(a));
         a = s.Hook(SiteKind.AttnOut, _layer, a);
 
         var mid = _parallel ? resid : s.Hook(SiteKind.ResidMid, _layer, resid + a);
         if (mlp is null) return s.Hook(SiteKind.ResidPost, _layer, mid);
-        var f = mlp.Forward(mlp_norm!.Forward(mid), s);
-        if (post_mlp_norm is not null) f = post_mlp_norm.Forward(f);
+        var f = mlp.Forward(s.AtCurvature(CurvaturePoint.MlpNorm, _layer, mlp_norm!.Forward(mid)), s);
+        if (post_mlp_norm is not null) f = s.AtCurvature(CurvaturePoint.MlpPostNorm, _layer, post_mlp_norm.Forward(f));
         f = s.Hook(SiteKind.MlpOut, _layer, f);
         return s.Hook(SiteKind.ResidPost, _layer, _parallel ? resid + a + f : mid + f);
     }

@@ -90,6 +90,17 @@ public sealed class ForwardState
         return missing == 0 ? result : result.narrow(axis, missing, result.shape[axis] - missing);
     }
 
+    /// <summary>The curvature adjoints a plain run captures or a jet forward retires at (see <see cref="CurvatureAdjoints"/>), or null.</summary>
+    internal CurvatureAdjoints? Adjoints => Jets?.Adjoints ?? Hooks?.Adjoints;
+
+    /// <summary>At the output of a non-linear operation of a plain run: adds the capture's zero offset, if any.</summary>
+    internal Tensor AtCurvature(CurvaturePoint point, int layer, Tensor activation) =>
+        Adjoints is { } adjoints ? adjoints.Capture(layer, point, activation, LayerScope) : activation;
+
+    /// <summary>At the output of a non-linear operation of a jet forward: retires ẍ there, where adjoints are known.</summary>
+    internal Jet AtCurvature(CurvaturePoint point, int layer, Jet activation) =>
+        Adjoints is { } adjoints ? adjoints.Retire(layer, point, activation) : activation;
+
     /// <summary>Applies the jet plan at one hook point of a jet forward (identity when there is none).</summary>
     public Jet Hook(SiteKind kind, int layer, Jet activation) =>
         Jets is null ? activation : Jets.Apply(kind, layer, activation);

@@ -31,7 +31,7 @@ public sealed class Mlp : nn.Module
         var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
         var post = Activate(pre);
         if (gate_proj is not null) post = post * up_proj.Forward(x);
-        post = s.Hook(SiteKind.MlpPost, _layer, post);
+        post = s.AtCurvature(CurvaturePoint.MlpPost, _layer, s.Hook(SiteKind.MlpPost, _layer, post));
         return down_proj.Forward(post);
     }
 
@@ -41,7 +41,7 @@ public sealed class Mlp : nn.Module
         var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
         var post = pre.Elementwise(JetFunctions.For(_act));
         if (gate_proj is not null) post = post * up_proj.Forward(x);
-        post = s.Hook(SiteKind.MlpPost, _layer, post);
+        post = s.AtCurvature(CurvaturePoint.MlpPost, _layer, s.Hook(SiteKind.MlpPost, _layer, post));
         return down_proj.Forward(post);
     }
 

@@ -1,4 +1,5 @@
 using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Models.Jets;
 using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Sites;
@@ -49,6 +50,10 @@ public sealed class HookPlan
     /// position as zeros, which cannot reach those logits. Off by default, so caches hold every position's activation.
     /// </summary>
     public bool TrimsLastLayer { get; init; }
+
+    /// <summary>When set, the run adds a zero offset at the output of every non-linear operation, whose gradient is
+    /// that output's adjoint (<see cref="CurvatureAdjoints"/>).</summary>
+    internal CurvatureAdjoints? Adjoints { get; init; }
 
     /// <summary>The activations cached by the last run, by site.</summary>
     public IReadOnlyDictionary<Site, Tensor> Cached => _cached;

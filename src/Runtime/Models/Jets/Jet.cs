@@ -127,6 +127,18 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
         return this with { Value = valueRows == 1 ? Value.expand([rows, .. Value.shape[1..]]) : Value.repeat_interleave(rows / valueRows, 0) };
     }
 
+    /// <summary>
+    /// Retires the second derivative at a point whose adjoint ȳ = ∂M/∂(this activation) at the clean run is known:
+    /// ẍ enters M only through ȳᵀẍ downstream, so that number is taken now (one per derivative row, each meeting its
+    /// value row's adjoint) and the jet goes on with ẍ = 0 — the later linear maps then carry only value and ẋ.
+    /// </summary>
+    public (Jet Remaining, Tensor? Contribution) Retire(Tensor adjoint)
+    {
+        if (Second is null) return (this, null);
+        var product = PerValueRow(Second, adjoint, (d, a) => d * a);
+        return (this with { Second = null }, product.reshape(product.shape[0], -1).sum(1));
+    }
+
     /// <summary>Mean over the last dimension, kept.</summary>
     public Jet MeanLast() => Map(t => t.mean([-1], keepdim: true));
 

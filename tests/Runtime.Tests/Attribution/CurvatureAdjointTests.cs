@@ -1,0 +1,104 @@
+using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Models.Jets;
+using CircuitDsl.Runtime.Sites;
+
+namespace CircuitDsl.Runtime.Tests.Attribution;
+
+/// <summary>
+/// φ″(0) from adjoints (ẍ retired at every non-linear operation against the clean backward's adjoints) equals the
+/// jets that carry ẍ through the weights and the double backward: five families (synthetic weights) and stories260K,
+/// float64, every kind of component, one pair and pairs sharing chunks, whole passes and passes that ran a shared
+/// prefix apart, the logit difference and the probability metrics.
+/// </summary>
+public class CurvatureAdjointTests
+{
+    public static TheoryData<string, MetricKind> ModelsAndMetrics()
+    {
+        var data = new TheoryData<string, MetricKind>();
+        foreach (var name in new[] { "gpt2", "gpt-neox", "llama", "qwen2", "gemma2", "stories260K" })
+            foreach (var metric in new[] { MetricKind.LogitDifference, MetricKind.ProbabilityDifference })
+                data.Add(name, metric);
+        return data;
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ModelsAndMetrics))]
+    public void Second_derivatives_from_adjoints_equal_full_jets_and_the_double_backward(string name, MetricKind metric)
+    {
+        var (model, _, masks, pair) = EngineDerivativeTests.Setup(name, metric);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        var all = Enumerable.Range(0, masks.Components.Count).ToArray();
+        var rows = all.Select(c => new PhiRow(c, 0)).ToArray();
+        var plain = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _, metric: metric);
+        var captured = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _, metric: metric, captureAdjoints: true);
+        captured.Adjoints.Should().NotBeNull();
+        plain.Adjoints.Should().BeNull();
+
+        foreach (int maxRows in new[] { 1, 64 })
+        {
+            var fromAdjoints = new PhiEvaluator(model, captured, masks, maxRows).Evaluate(rows, 2, new CostLedger(), "test");
+            var full = new PhiEvaluator(model, plain, masks, maxRows).Evaluate(rows, 2, new CostLedger(), "test");
+            var reference = new PhiEvaluator(model, plain, masks, maxRows, secondDerivative: SecondDerivative.DoubleBackward).Evaluate(rows, 2, new CostLedger(), "test");
+            double scale = full.Second.Max(Math.Abs);
+            scale.Should().BeGreaterThan(0);
+            foreach (int c in all)
+            {
+                string because = $"{masks.Components[c].Id}, {maxRows} rows per chunk";
+                fromAdjoints.Second[c].Should().BeApproximately(full.Second[c], 1e-9 * Math.Max(scale, 1), because);
+                fromAdjoints.Second[c].Should().BeApproximately(reference.Second[c], 1e-8 * Math.Max(scale, 1), because);
+                fromAdjoints.First[c].Should().BeApproximately(full.First[c], 1e-12 * (1 + Math.Abs(full.First[c])), because);
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ModelsAndMetrics))]
+    public void Pairs_sharing_chunks_and_passes_that_ran_a_prefix_apart_retire_against_their_own_adjoints(string name, MetricKind metric)
+    {
+        var (model, _, masks, first) = EngineDerivativeTests.Setup(name, metric);
+        Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
+        PromptPair[] pairs = [first, .. new[] { 1, 4 }.Select(at =>
+        {
+            var corrupted = first.Clean.ToArray();
+            corrupted[at] = (corrupted[at] + 11) % model.Config.VocabSize;
+            return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
+        })];
+        var all = Enumerable.Range(0, masks.Components.Count).ToArray();
+        var plain = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, metric: metric);
+        foreach (bool prefix in new[] { false, true })
+        {
+            var captured = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, sharedPrefix: prefix, metric: metric, captureAdjoints: true);
+            foreach (int maxRows in new[] { 2, 64 })
+            {
+                var together = new PhiEvaluator(model, captured, masks, maxRows).EvaluateEach(all, 0, 2, new CostLedger(), "test");
+                var full = new PhiEvaluator(model, plain, masks, maxRows).EvaluateEach(all, 0, 2, new CostLedger(), "test");
+                for (int j = 0; j < pairs.Length; j++)
+                {
+                    double scale = full[j].Second.Max(Math.Abs);
+                    foreach (int c in all)
+                        together[j].Second[c].Should().BeApproximately(full[j].Second[c], 1e-9 * Math.Max(scale, 1),
+                            $"pair {j}, {masks.Components[c].Id}, {maxRows} rows, prefix apart: {prefix}");
+                }
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData("gpt2", 5, 2)]      // layer 0 after z: its MLP's norm and activation
+    [InlineData("gpt-neox", 5, 0)]  // parallel residuals: layer 0's MLP does not read its attention
+    [InlineData("gemma2", 7, 4)]    // and the post-attention and post-MLP norms
+    public void A_jet_forward_at_zero_retires_at_every_non_linear_operation_after_the_patch(string name, int pointsPerLayer, int inFirstLayer)
+    {
+        var (model, _, masks, pair) = EngineDerivativeTests.Setup(name);
+        var site = new Site(SiteKind.AttnZ, 0);
+        var state = PairState.Build(model, pair, [site], null, false, new CostLedger(), out _, captureAdjoints: true);
+        var adjoints = CurvatureAdjoints.ForJets([state.Adjoints!]);
+        var jets = new JetPlan(model.Config) { Adjoints = adjoints }.Add(site, state.Delta[site], null);
+        long position = pair.Clean.Count - 1;
+        var logits = model.ForwardSelected(state.Clean, state.Resume(0, 0, 1), jets, position, [pair.Answer, pair.Wrong]);
+        logits.First.Should().NotBeNull();
+        adjoints.Retired.Should().NotBeNull();
+        // Layer 0 after the patched z (z itself has no ẍ: nothing before it moved), every later layer at every point.
+        adjoints.Retirements.Should().Be(pointsPerLayer * (model.Config.Layers - 1) + inFirstLayer, "ẍ is retired wherever it appears");
+    }
+}
