@@ -136,6 +136,9 @@ internal sealed class PairState
             }
         }
 
+        // Each pair keeps a copy of its own row; the batch's adjoints would otherwise live as long as the run.
+        foreach (var gradient in clean.Adjoints?.Values ?? []) gradient.Dispose();
+
         modifiedGradients = null;
         if (modification is not null)
         {
@@ -215,6 +218,9 @@ internal sealed class PairState
         foreach (var site in offsets.Keys) gradients[site] = Gradient(i++, offsets[site]);
         // Adjoints stay as long as the pass ran (a suffix of the prompt when a prefix ran apart): jets align them.
         var adjoints = capture is null ? null : points.Select((p, j) => (p.Key, Gradient(offsets.Count + j, p.Value))).ToDictionary(x => x.Key, x => x.Item2);
+        // The kept outputs outlived their layers only for this backward (a cached site's tensor stays).
+        foreach (var (_, output) in points)
+            if (!plan.Cached.Values.Any(cached => ReferenceEquals(cached, output))) output.Dispose();
         var activations = plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach());
         return prefix is null ? new Pass(Values(m), activations, gradients, adjoints)
             : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true), adjoints);
