@@ -12,14 +12,7 @@ namespace CircuitDsl.Runtime.Tests.Attribution;
 /// </summary>
 public class CurvatureAdjointTests
 {
-    public static TheoryData<string, MetricKind> ModelsAndMetrics()
-    {
-        var data = new TheoryData<string, MetricKind>();
-        foreach (var name in new[] { "gpt2", "gpt-neox", "llama", "qwen2", "gemma2", "stories260K" })
-            foreach (var metric in new[] { MetricKind.LogitDifference, MetricKind.ProbabilityDifference })
-                data.Add(name, metric);
-        return data;
-    }
+    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.LogitDifference, MetricKind.ProbabilityDifference);
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]

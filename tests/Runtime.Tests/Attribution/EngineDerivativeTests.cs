@@ -16,6 +16,14 @@ public class EngineDerivativeTests
 {
     public static TheoryData<string> Models => new() { "gpt2", "gpt-neox", "llama", "qwen2", "gemma2", "stories260K" };
 
+    /// <summary>Every model of <see cref="Models"/> with each of <paramref name="metrics"/>.</summary>
+    internal static TheoryData<string, MetricKind> ModelsWith(params MetricKind[] metrics)
+    {
+        var data = new TheoryData<string, MetricKind>();
+        foreach (var name in Models) foreach (var metric in metrics) data.Add(name, metric);
+        return data;
+    }
+
     private static HookedTransformer Load(string name) => name == "stories260K"
         ? ModelLoader.Load(SharedData.Require("models", "stories260K", "stories260K.bin"), dtype: ScalarType.Float64)
         : Fixtures.Load(name, ScalarType.Float64);

@@ -18,14 +18,7 @@ namespace CircuitDsl.Runtime.Tests.Attribution;
 /// </summary>
 public class MetricTests
 {
-    public static TheoryData<string, MetricKind> ModelsAndMetrics()
-    {
-        var data = new TheoryData<string, MetricKind>();
-        foreach (var name in new[] { "gpt2", "gpt-neox", "llama", "qwen2", "gemma2", "stories260K" })
-            foreach (var metric in new[] { MetricKind.ProbabilityDifference, MetricKind.LogProbability })
-                data.Add(name, metric);
-        return data;
-    }
+    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.ProbabilityDifference, MetricKind.LogProbability);
 
     private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric) => EngineDerivativeTests.Setup(name, metric);
 

@@ -24,9 +24,10 @@ internal enum CurvaturePoint
 /// <summary>
 /// φ″(0) without pushing ẍ through the weights: ẍ obeys a linear recurrence whose sources are the non-linear
 /// operations' f″[ẋ, ẋ], so φ″(0) = Σ_k ȳ_kᵀ s_k, with ȳ_k = ∂M/∂(output of k) at the clean run — one backward gives
-/// every ȳ_k for every component at once (AtP's own). A plain run <see cref="Capture"/>s: it keeps each point's output,
-/// and the backward's gradient with respect to it is ȳ_k. A jet forward at t = 0 <see cref="Retire"/>s: at each point it takes ȳ_kᵀẍ and goes on
-/// with ẍ = 0, so the linear maps after it carry the value and ẋ only (one row per component instead of two).
+/// every ȳ_k for every component at once (AtP's own). A plain run <see cref="Capture"/>s: it keeps each point's
+/// output, and the backward's gradient with respect to it is ȳ_k. A jet forward at t = 0 <see cref="Retire"/>s: at
+/// each point it takes ȳ_kᵀẍ and goes on with ẍ = 0, so the linear maps after it carry the value and ẋ only (one
+/// row per component instead of two).
 /// </summary>
 internal sealed class CurvatureAdjoints
 {
