@@ -42,6 +42,9 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <summary>The logit difference of <paramref name="answer"/> over <paramref name="wrong"/>.</summary>
     public AnswerMetric(int answer, int wrong) : this(MetricKind.LogitDifference, answer, wrong) { }
 
+    /// <summary>The metric of <paramref name="pair"/>'s answer (and wrong token).</summary>
+    public static AnswerMetric Of(MetricKind metric, PromptPair pair) => new(metric, pair.Answer, pair.Wrong);
+
     /// <summary>Which metric.</summary>
     public MetricKind Metric => metric;
 

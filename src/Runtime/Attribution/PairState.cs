@@ -84,7 +84,7 @@ internal sealed class PairState
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
         var c = model.Config;
         var device = model.Device;
-        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), new AnswerMetric(metric, x.Answer, x.Wrong)) { FirstDifference = x.FirstDifference }).ToArray();
+        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), AnswerMetric.Of(metric, x)) { FirstDifference = x.FirstDifference }).ToArray();
         var metrics = states.Select(x => x.Metric).ToArray();
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
         var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();

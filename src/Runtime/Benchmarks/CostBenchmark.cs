@@ -103,7 +103,7 @@ public static class CostBenchmark
         }
 
         var input = ModelInput.Single(shape.Pair.Clean, model.Device);
-        var metric = new AnswerMetric(shape.Pair.Answer, shape.Pair.Wrong);
+        var metric = AnswerMetric.Of(MetricKind.LogitDifference, shape.Pair);
         Action forwardRun = () => { using var _ = inference_mode(); metric.Measure(model, input); };
         Action forwardBackwardRun = () => ForwardBackward(model, input, metric, sites);
         Action atpRun = () => AttributionPatching.Atp(masks, PairState.Build(model, shape.Pair, sites, null, false, new CostLedger(), out _));

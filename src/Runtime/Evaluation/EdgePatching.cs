@@ -139,7 +139,7 @@ public sealed class EdgePatching
         var device = _model.Device;
         int positions = pairs[0].Clean.Count;
         var clean = ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device);
-        AnswerMetric[] metrics = [.. pairs.Select(x => new AnswerMetric(_metric, x.Answer, x.Wrong))];
+        AnswerMetric[] metrics = [.. pairs.Select(x => AnswerMetric.Of(_metric, x))];
         double Measure(ModelInput input, HookPlan? plan) =>
             AnswerMetric.MeasureEach(_model, input, metrics, plan).to_type(ScalarType.Float64).sum().item<double>();
         Tensor Mask(IEnumerable<Component> cs) =>

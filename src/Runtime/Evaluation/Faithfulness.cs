@@ -134,7 +134,7 @@ public sealed class Faithfulness
                 var value = _ablation == Ablation.Mean ? _mean![site] : _replacement[i][site];
                 plan.Add(new Replace(site, value, mask));
             }
-            var metric = new AnswerMetric(_metric, _pairs[i].Answer, _pairs[i].Wrong);
+            var metric = AnswerMetric.Of(_metric, _pairs[i]);
             total += metric.Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
         }
         return total / _pairs.Count;

@@ -93,7 +93,7 @@ public sealed class ForwardState
     /// <summary>The curvature adjoints a plain run captures or a jet forward retires at (see <see cref="CurvatureAdjoints"/>), or null.</summary>
     internal CurvatureAdjoints? Adjoints => Jets?.Adjoints ?? Hooks?.Adjoints;
 
-    /// <summary>At the output of a non-linear operation of a plain run: adds the capture's zero offset, if any.</summary>
+    /// <summary>At the output of a non-linear operation of a plain run: a capture keeps it, to take its adjoint.</summary>
     internal Tensor AtCurvature(CurvaturePoint point, int layer, Tensor activation) =>
         Adjoints is { } adjoints ? adjoints.Capture(layer, point, activation, LayerScope) : activation;
 

@@ -72,8 +72,8 @@ public sealed class HookedTransformer : nn.Module
     /// <summary>
     /// Forward that returns only the logits the caller reads: for each row b, positions[b] and the given token
     /// columns, [B, k] (every column, [B, V], when <paramref name="tokens"/> is null). The unembedding of every other
-    /// position (a 50257-wide matmul per position in GPT-2) is skipped, so metric-only runs (patching, HVP rows) cost less. Falls back to full logits when the plan hooks final_norm or
-    /// logits. Resumes from a clean run's cache when <paramref name="start"/> says where (<see cref="CachedStart"/>).
+    /// position (a 50257-wide matmul per position in GPT-2) is skipped, so metric-only runs (patching, HVP rows) cost
+    /// less. Falls back to full logits when the plan hooks final_norm or logits. Resumes from a clean run's cache when <paramref name="start"/> says where (<see cref="CachedStart"/>).
     /// </summary>
     public Tensor ForwardSelected(ModelInput input, Tensor positions, long[]? tokens, HookPlan? hooks = null,
         BackwardModification? modification = null, CachedStart? start = null)

@@ -51,8 +51,8 @@ public sealed class HookPlan
     /// </summary>
     public bool TrimsLastLayer { get; init; }
 
-    /// <summary>When set, the run adds a zero offset at the output of every non-linear operation, whose gradient is
-    /// that output's adjoint (<see cref="CurvatureAdjoints"/>).</summary>
+    /// <summary>When set, the run keeps the output of every non-linear operation that is differentiated, whose
+    /// gradient is that output's adjoint (<see cref="CurvatureAdjoints"/>).</summary>
     internal CurvatureAdjoints? Adjoints { get; init; }
 
     /// <summary>The activations cached by the last run, by site.</summary>
