@@ -54,9 +54,9 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         ComponentMasks Masks(int i) => masksByLength.For(pairs[i].Clean.Count);
         // The probes ride in AtP's pass when a pair's rows fit a chunk (clean, corrupted and one row per probe).
         bool probesInPairPass = wantHutchinson && 2 + o.HutchinsonProbes <= o.MaxRowsPerChunk;
-        // Exact curvature at t = 0 (the flag stage, HVP) by jets: AtP's backward also keeps the clean run's adjoints,
-        // so the jets retire ẍ at each non-linear operation instead of carrying it through the weights.
-        bool captureAdjoints = o.SecondDerivative == SecondDerivative.TaylorMode && (o.ScreenFlagFix || o.Methods.HasFlag(Methods.Hvp))
+        // Exact curvature at t = 0 (the flag stage, HVP) by jets: AtP's pass also records the clean run's adjoints and
+        // linear outputs, so the jets retire ẍ at each non-linear operation and take their value from the record.
+        bool recordCleanRun = o.SecondDerivative == SecondDerivative.TaylorMode && (o.ScreenFlagFix || o.Methods.HasFlag(Methods.Hvp))
             && model.DType is ScalarType.Float32 or ScalarType.Float64;
         int rowsPerPair = probesInPairPass ? 2 + o.HutchinsonProbes : wantGradientDifference ? 2 : 1;
         int pairsDone = 0;
@@ -67,7 +67,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var masks = Masks(group[0]);
             var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
             var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
-                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric, captureAdjoints: captureAdjoints);
+                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric, recordCleanRun: recordCleanRun);
             for (int j = 0; j < group.Length; j++)
             {
                 int i = group[j];

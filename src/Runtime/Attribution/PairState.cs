@@ -30,8 +30,9 @@ internal sealed class PairState
     public Dictionary<Site, Tensor> CleanGradient { get; } = [];
     public Dictionary<Site, Tensor> CorruptedGradient { get; } = [];
 
-    /// <summary>The clean run's adjoints at every non-linear operation, when captured (jets at t = 0 then retire ẍ there).</summary>
-    public CurvatureAdjoints? Adjoints { get; private set; }
+    /// <summary>What jets at t = 0 take from the clean run, when recorded: its adjoint at every non-linear operation
+    /// (where they retire ẍ) and every linear map's output (their value).</summary>
+    public CleanRunRecord? CleanRecord { get; private set; }
 
     /// <summary>The Hutchinson screen's ½δ_cᵀH_cδ_c per component, when its probes rode in this pass.</summary>
     public double[]? HutchinsonCurvature { get; private set; }
@@ -52,10 +53,10 @@ internal sealed class PairState
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
-        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference, bool captureAdjoints = false)
+        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference, bool recordCleanRun = false)
     {
         var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched,
-            metric: metric, captureAdjoints: captureAdjoints)[0];
+            metric: metric, recordCleanRun: recordCleanRun)[0];
         modifiedGradient = modified?[0];
         return state;
     }
@@ -70,13 +71,14 @@ internal sealed class PairState
     /// fast or 1–4 % faster at 8–32 tokens (alternating runs). Rows are independent, so each pair's values are its own.
     /// <paramref name="probes"/>, when given, holds each pair's Hutchinson probes. The positions before the pairs'
     /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
-    /// forces the choice. Every pair is measured by <paramref name="metric"/>. With <paramref name="captureAdjoints"/> the
-    /// clean rows' backward also keeps the adjoints that let jets at t = 0 retire ẍ (<see cref="CurvatureAdjoints"/>).
+    /// forces the choice. Every pair is measured by <paramref name="metric"/>. With <paramref name="recordCleanRun"/> the
+    /// clean rows' pass also keeps what jets at t = 0 take from it (<see cref="CleanRunRecord"/>): the backward's
+    /// adjoints and the forward's linear outputs.
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
         IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference,
-        bool captureAdjoints = false)
+        bool recordCleanRun = false)
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
@@ -113,13 +115,13 @@ internal sealed class PairState
             long[] jointRows = [.. pairOfRow, .. pairOfRow, .. Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]))];
             var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared);
             jointPass = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
-                Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows, captureAdjoints));
+                Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows, recordCleanRun));
             (clean, dirty) = (jointPass, jointPass.Skip(k));
         }
         else
         {
             clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow, captureAdjoints));
+                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow, recordCleanRun));
             dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
         }
 
@@ -128,7 +130,7 @@ internal sealed class PairState
         {
             var state = states[i];
             state.Fill(clean.Row(i), dirty.Row(i), residSites, keySites, valueSites, sites, corruptedGradient);
-            if (clean.Adjoints is { } adjoints) state.Adjoints = CurvatureAdjoints.FromGradients(adjoints, i);
+            if (clean.Recorded is { } recorded) state.CleanRecord = CleanRunRecord.FromPass(recorded.Adjoints, recorded.Outputs, i, state.CleanKeys, state.CleanValues);
             if (probes is not null)
             {
                 state.HutchinsonCurvature = probes[i].FromPairPass(jointPass!.Gradients, i, probeRow, state.Delta);
@@ -136,8 +138,8 @@ internal sealed class PairState
             }
         }
 
-        // Each pair keeps a copy of its own row; the batch's adjoints would otherwise live as long as the run.
-        foreach (var gradient in clean.Adjoints?.Values ?? []) gradient.Dispose();
+        // Each pair keeps a copy of its own row; the batch's would otherwise live as long as the run.
+        foreach (var tensor in clean.Recorded is { } all ? all.Adjoints.Values.Concat(all.Outputs.Values) : []) tensor.Dispose();
 
         modifiedGradients = null;
         if (modification is not null)
@@ -173,7 +175,7 @@ internal sealed class PairState
     }
 
     private sealed record Pass(double[] Metrics, Dictionary<Site, Tensor> Activations, Dictionary<Site, Tensor> Gradients,
-        IReadOnlyDictionary<(int, CurvaturePoint), Tensor>? Adjoints = null)
+        Recording? Recorded = null)
     {
         public double Metric => Metrics[0];
 
@@ -187,17 +189,20 @@ internal sealed class PairState
             tensors.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, from, count));
     }
 
+    // A recorded pass's adjoints (gradients with respect to its non-linear outputs) and linear outputs, every batch row.
+    private sealed record Recording(IReadOnlyDictionary<(int, CurvaturePoint), Tensor> Adjoints, IReadOnlyDictionary<(int, LinearOutput), Tensor> Outputs);
+
     // One forward with zero offsets (requiring grad) at the sites, so one backward gives ∂M/∂a at every site (and, when
-    // captured, at every non-linear operation's output: CurvatureAdjoints). With a
+    // recorded, at every non-linear operation's output, beside every linear map's output: CleanRunRecord). With a
     // prefix the pass resumes after it, and its activations and gradients come back full length (see SharedPrefix.Pad).
     // The last layer runs the read position's query only (HookPlan.TrimsLastLayer; 7 % off six rows at 16 tokens): its
     // activations after the queries are zero at earlier positions, where neither g nor a patch reaches the metric.
     private static Pass Differentiate(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,
         IReadOnlyList<Site> alsoCache, BackwardModification? modification, IEnumerable<Intervention> interventions, SharedPrefix? prefix, long[] pairOfRow,
-        bool captureAdjoints = false)
+        bool recordCleanRun = false)
     {
-        var capture = captureAdjoints ? CurvatureAdjoints.ForCapture() : null;
-        var plan = new HookPlan(model.Config) { TrimsLastLayer = true, Adjoints = capture }.Cache(sites).Cache(alsoCache);
+        var capture = recordCleanRun ? CleanRunRecord.ForCapture() : null;
+        var plan = new HookPlan(model.Config) { TrimsLastLayer = true, CleanRecord = capture }.Cache(sites).Cache(alsoCache);
         foreach (var intervention in interventions) plan.Add(intervention);
         var offsets = new Dictionary<Site, Tensor>();
         int t = (int)input.Positions;
@@ -216,14 +221,15 @@ internal sealed class PairState
         var gradients = new Dictionary<Site, Tensor>();
         int i = 0;
         foreach (var site in offsets.Keys) gradients[site] = Gradient(i++, offsets[site]);
-        // Adjoints stay as long as the pass ran (a suffix of the prompt when a prefix ran apart): jets align them.
-        var adjoints = capture is null ? null : points.Select((p, j) => (p.Key, Gradient(offsets.Count + j, p.Value))).ToDictionary(x => x.Key, x => x.Item2);
+        // Adjoints and outputs stay as long as the pass ran (a suffix of the prompt when a prefix ran apart): jets align them.
+        var recorded = capture is null ? null
+            : new Recording(points.Select((p, j) => (p.Key, Gradient(offsets.Count + j, p.Value))).ToDictionary(x => x.Key, x => x.Item2), capture.LinearOutputs);
         // The kept outputs outlived their layers only for this backward (a cached site's tensor stays).
         foreach (var (_, output) in points)
             if (!plan.Cached.Values.Any(cached => ReferenceEquals(cached, output))) output.Dispose();
         var activations = plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.detach());
-        return prefix is null ? new Pass(Values(m), activations, gradients, adjoints)
-            : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true), adjoints);
+        return prefix is null ? new Pass(Values(m), activations, gradients, recorded)
+            : new Pass(Values(m), prefix.Pad(activations, pairOfRow), prefix.Pad(gradients, pairOfRow, zeroed: true), recorded);
     }
 
     private static Pass Run(HookedTransformer model, ModelInput input, IReadOnlyList<AnswerMetric> metrics, IReadOnlyCollection<Site> sites,

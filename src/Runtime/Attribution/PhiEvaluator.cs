@@ -193,11 +193,11 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         var start = fromCache ? Start(rows, 1, local: false, valuePairs) : pair?.Resume(0, 0, 1) ?? Stacked([.. rows.Select(x => pairs[x.Pair])], 0, 0);
         var dtype = pairs[0].Delta.Values.First().dtype;
         var t = tensor(rows.Select(x => x.T).ToArray(), dtype: dtype, device: model.Device);
-        // At t = 0 every value row is a clean run: where its adjoints were captured, ẍ is retired at each non-linear
-        // operation instead of riding through the weights.
+        // At t = 0 every value row is a clean run: where it was recorded, the value is taken from it and ẍ is retired at
+        // each non-linear operation, so the weights multiply ẋ alone.
         PairState[] valueRows = pair is not null ? [pair] : valuePairs ?? [.. rows.Select(x => pairs[x.Pair])];
-        var adjoints = !moved && fromCache && valueRows.All(p => p.Adjoints is not null) ? CurvatureAdjoints.ForJets([.. valueRows.Select(p => p.Adjoints!)]) : null;
-        var jets = new JetPlan(model.Config) { Adjoints = adjoints };
+        var record = !moved && fromCache && valueRows.All(p => p.CleanRecord is not null) ? CleanRunRecord.ForJets([.. valueRows.Select(p => p.CleanRecord!)]) : null;
+        var jets = new JetPlan(model.Config) { CleanRecord = record };
         foreach (var (site, direction) in Directions(rows, start.Position))
             jets.Add(site, direction, moved ? TimesRowT(direction, t) : null);
 
@@ -206,7 +206,7 @@ internal sealed class PhiEvaluator(HookedTransformer model, IReadOnlyList<PairSt
         var clean = pairs[rows[0].Pair].Clean;
         long position = clean.LastPositions()[0].item<long>();
         var m = readout.Jet(model.ForwardSelected(clean, start, jets, position, readout.Tokens).WithValueRows(r));
-        using var retired = adjoints?.Retired;
+        using var retired = record?.Retired;
         var second = retired is null ? m.Second : m.Second is null ? retired : m.Second + retired;
         double[] Read(Tensor? x) => x is null ? new double[r] : x.expand(r).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         return new PhiValues(Read(m.Value), Read(m.First), Read(second));

@@ -60,8 +60,8 @@ public static class CostBenchmark
         var c = model.Config;
         var heads = Components.Heads(c);
         var sites = heads.Select(h => h.Site).Distinct().ToList();
-        // As the engine builds it for HVP: with the clean run's adjoints, so jets at t = 0 retire ẍ (CurvatureAdjoints).
-        var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _, captureAdjoints: true);
+        // As the engine builds it for HVP: with the clean run recorded, so jets at t = 0 take their values and retire ẍ (CleanRunRecord).
+        var state = PairState.Build(model, shape.Pair, sites, null, corruptedGradient: true, new CostLedger(), out _, recordCleanRun: true);
         var all = Enumerable.Range(0, heads.Count).ToArray();
         using var masks = new ComponentMasks(heads, c, shape.Pair.Clean.Count, model.Device);
 

@@ -54,7 +54,8 @@ public sealed class Attention : nn.Module
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         var m = s.Modification;
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, q_proj.Forward(ForwardState.Positions(x, from - s.Start)).view(b, tq, h, d));
+        // Keys and values need no record: the clean cache holds them.
+        var q = s.Hook(SiteKind.AttnQ, _layer, s.Project(q_proj, LinearOutput.Query, _layer, ForwardState.Positions(x, from - s.Start)).view(b, tq, h, d));
         var k = s.Hook(SiteKind.AttnK, _layer, k_proj.Forward(x).view(b, have, g, d));
         var v = s.Hook(SiteKind.AttnV, _layer, v_proj.Forward(x).view(b, have, g, d));
         if (m is not null)
@@ -91,7 +92,7 @@ public sealed class Attention : nn.Module
         var z = s.AtCurvature(CurvaturePoint.Z, _layer, s.Hook(SiteKind.AttnZ, _layer, matmul(pattern, v.transpose(1, 2)).transpose(1, 2))); // [B,T,H,d]
 
         if (!s.Touches(SiteKind.AttnResult, _layer))
-            return o_proj.Forward(z.reshape(b, tq, h * d));
+            return s.Project(o_proj, LinearOutput.Attention, _layer, z.reshape(b, tq, h * d));
 
         // Per-head writes to the residual, only when asked: [B,T,H,D].
         var wo = o_proj.Weight.view(_c.Hidden, h, d);
@@ -111,9 +112,9 @@ public sealed class Attention : nn.Module
         int h = _c.Heads, g = _c.KvHeads, d = _c.HeadDim;
         Jet Split(Jet y, int heads) => y.Map(t => t.view(t.shape[0], t.shape[1], heads, d));
 
-        var q = s.Hook(SiteKind.AttnQ, _layer, Split(q_proj.Forward(x.Map(t => ForwardState.Positions(t, from - s.Start))), h));
-        var k = s.Hook(SiteKind.AttnK, _layer, Split(k_proj.Forward(x), g));
-        var v = s.Hook(SiteKind.AttnV, _layer, Split(v_proj.Forward(x), g));
+        var q = s.Hook(SiteKind.AttnQ, _layer, Split(s.Project(q_proj, LinearOutput.Query, _layer, x.Map(t => ForwardState.Positions(t, from - s.Start))), h));
+        var k = s.Hook(SiteKind.AttnK, _layer, Split(s.Project(k_proj, LinearOutput.Key, _layer, x), g));
+        var v = s.Hook(SiteKind.AttnV, _layer, Split(s.Project(v_proj, LinearOutput.Value, _layer, x), g));
         if (_c.RotaryDims > 0)
         {
             q = q.Map(t => Rotate(t, s, from));
@@ -136,7 +137,7 @@ public sealed class Attention : nn.Module
         var z = s.AtCurvature(CurvaturePoint.Z, _layer, s.Hook(SiteKind.AttnZ, _layer, Jet.MatMul(pattern, v.Map(t => t.transpose(1, 2))).Map(t => t.transpose(1, 2))));
 
         if (!s.Touches(SiteKind.AttnResult, _layer))
-            return o_proj.Forward(z.Map(t => t.reshape(t.shape[0], t.shape[1], h * d)));
+            return s.Project(o_proj, LinearOutput.Attention, _layer, z.Map(t => t.reshape(t.shape[0], t.shape[1], h * d)));
         var wo = o_proj.Weight.view(_c.Hidden, h, d);
         var result = s.Hook(SiteKind.AttnResult, _layer, z.Map(t => einsum("bthd,mhd->bthm", t, wo)));
         var output = result.Map(t => t.sum(2));

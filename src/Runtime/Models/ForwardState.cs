@@ -90,16 +90,29 @@ public sealed class ForwardState
         return missing == 0 ? result : result.narrow(axis, missing, result.shape[axis] - missing);
     }
 
-    /// <summary>The curvature adjoints a plain run captures or a jet forward retires at (see <see cref="CurvatureAdjoints"/>), or null.</summary>
-    internal CurvatureAdjoints? Adjoints => Jets?.Adjoints ?? Hooks?.Adjoints;
+    /// <summary>What a plain run records of itself, or what a jet forward at t = 0 takes from the clean run (see
+    /// <see cref="CleanRunRecord"/>), or null.</summary>
+    internal CleanRunRecord? CleanRecord => Jets?.CleanRecord ?? Hooks?.CleanRecord;
 
-    /// <summary>At the output of a non-linear operation of a plain run: a capture keeps it, to take its adjoint.</summary>
+    /// <summary>At the output of a non-linear operation of a plain run: a record keeps it, to take its adjoint.</summary>
     internal Tensor AtCurvature(CurvaturePoint point, int layer, Tensor activation) =>
-        Adjoints is { } adjoints ? adjoints.Capture(layer, point, activation, LayerScope) : activation;
+        CleanRecord is { } record ? record.Capture(layer, point, activation, LayerScope) : activation;
 
     /// <summary>At the output of a non-linear operation of a jet forward: retires ẍ there, where adjoints are known.</summary>
     internal Jet AtCurvature(CurvaturePoint point, int layer, Jet activation) =>
-        Adjoints is { } adjoints ? adjoints.Retire(layer, point, activation) : activation;
+        CleanRecord is { } record ? record.Retire(layer, point, activation) : activation;
+
+    /// <summary>Applies a linear map in a plain run: a record keeps its output.</summary>
+    internal Tensor Project(Projection map, LinearOutput output, int layer, Tensor x)
+    {
+        var y = map.Forward(x);
+        return CleanRecord is { } record ? record.Keep(layer, output, y, LayerScope) : y;
+    }
+
+    /// <summary>Applies a linear map to a jet: where the clean run's output is recorded (t = 0), the value is taken
+    /// from it and only the derivatives are multiplied.</summary>
+    internal Jet Project(Projection map, LinearOutput output, int layer, Jet x) =>
+        map.Forward(x, CleanRecord?.Output(layer, output, x.Value.shape[1]));
 
     /// <summary>Applies the jet plan at one hook point of a jet forward (identity when there is none).</summary>
     public Jet Hook(SiteKind kind, int layer, Jet activation) =>

@@ -28,21 +28,21 @@ public sealed class Mlp : nn.Module
     /// <summary>Runs the MLP on the normalised residual.</summary>
     public Tensor Forward(Tensor x, ForwardState s)
     {
-        var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
+        var pre = s.Hook(SiteKind.MlpPre, _layer, s.Project(gate_proj ?? up_proj, LinearOutput.MlpIn, _layer, x));
         var post = Activate(pre);
-        if (gate_proj is not null) post = post * up_proj.Forward(x);
+        if (gate_proj is not null) post = post * s.Project(up_proj, LinearOutput.MlpUp, _layer, x);
         post = s.AtCurvature(CurvaturePoint.MlpPost, _layer, s.Hook(SiteKind.MlpPost, _layer, post));
-        return down_proj.Forward(post);
+        return s.Project(down_proj, LinearOutput.MlpOut, _layer, post);
     }
 
     /// <summary>Runs the MLP on a jet of the normalised residual.</summary>
     public Jet Forward(Jet x, ForwardState s)
     {
-        var pre = s.Hook(SiteKind.MlpPre, _layer, (gate_proj ?? up_proj).Forward(x));
+        var pre = s.Hook(SiteKind.MlpPre, _layer, s.Project(gate_proj ?? up_proj, LinearOutput.MlpIn, _layer, x));
         var post = pre.Elementwise(JetFunctions.For(_act));
-        if (gate_proj is not null) post = post * up_proj.Forward(x);
+        if (gate_proj is not null) post = post * s.Project(up_proj, LinearOutput.MlpUp, _layer, x);
         post = s.AtCurvature(CurvaturePoint.MlpPost, _layer, s.Hook(SiteKind.MlpPost, _layer, post));
-        return down_proj.Forward(post);
+        return s.Project(down_proj, LinearOutput.MlpOut, _layer, post);
     }
 
     private Tensor Activate(Tensor x) => _act switch

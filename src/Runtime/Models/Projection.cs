@@ -29,9 +29,11 @@ public sealed class Projection : nn.Module
     /// <summary>Applies the map.</summary>
     public Tensor Forward(Tensor x) => Apply(x, bias);
 
-    /// <summary>Applies the map to a jet (the bias moves only the value).</summary>
-    public Jet Forward(Jet x)
+    /// <summary>Applies the map to a jet (the bias moves only the value); with <paramref name="value"/>, the map's
+    /// output at the jet's value, known already, only the derivatives are multiplied.</summary>
+    public Jet Forward(Jet x, Tensor? value = null)
     {
+        if (value is not null) return x.MapDerivatives(v => Apply(v, null), value);
         var y = x.MapStacked(v => Apply(v, null));
         return bias is null ? y : y.Shift(bias);
     }

@@ -51,9 +51,9 @@ public sealed class HookPlan
     /// </summary>
     public bool TrimsLastLayer { get; init; }
 
-    /// <summary>When set, the run keeps the output of every non-linear operation that is differentiated, whose
-    /// gradient is that output's adjoint (<see cref="CurvatureAdjoints"/>).</summary>
-    internal CurvatureAdjoints? Adjoints { get; init; }
+    /// <summary>When set, the run records itself for jets at t = 0 (<see cref="CleanRunRecord"/>): the output of every
+    /// differentiated non-linear operation, whose gradient is its adjoint, and every linear map's output.</summary>
+    internal CleanRunRecord? CleanRecord { get; init; }
 
     /// <summary>The activations cached by the last run, by site.</summary>
     public IReadOnlyDictionary<Site, Tensor> Cached => _cached;

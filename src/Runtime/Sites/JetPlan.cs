@@ -29,8 +29,9 @@ public sealed class JetPlan
         return this;
     }
 
-    /// <summary>The clean run's adjoints, per value row, where a forward at t = 0 retires ẍ (<see cref="CurvatureAdjoints"/>), or null.</summary>
-    internal CurvatureAdjoints? Adjoints { get; init; }
+    /// <summary>The clean run's record, per value row, for a forward at t = 0: adjoints where it retires ẍ, linear
+    /// outputs it takes as values (<see cref="CleanRunRecord"/>); or null.</summary>
+    internal CleanRunRecord? CleanRecord { get; init; }
 
     /// <summary>True when the plan patches this site.</summary>
     public bool Touches(Site site) => _patches[site.Ordinal(_config.Layers)] is not null;

@@ -39,6 +39,17 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
         return new(outputs[0], First is null ? null : outputs[1], Second is null ? null : outputs[^1]);
     }
 
+    /// <summary>
+    /// <see cref="MapStacked"/> for a linear map whose output at the value is known already (<paramref name="value"/>):
+    /// only the derivatives are multiplied, stacked.
+    /// </summary>
+    public Jet MapDerivatives(Func<Tensor, Tensor> linear, Tensor value)
+    {
+        if (First is null || Second is null) return new(value, Apply(First, linear), Apply(Second, linear));
+        var outputs = linear(cat([First, Second], 0)).split([First.shape[0], Second.shape[0]], 0);
+        return new(value, outputs[0], outputs[1]);
+    }
+
     /// <summary>Sum of two jets.</summary>
     public static Jet operator +(Jet x, Jet y) => new(x.Value + y.Value, Plus(x.First, y.First), Plus(x.Second, y.Second));
 

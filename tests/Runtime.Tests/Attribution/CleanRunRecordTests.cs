@@ -5,12 +5,13 @@ using CircuitDsl.Runtime.Sites;
 namespace CircuitDsl.Runtime.Tests.Attribution;
 
 /// <summary>
-/// φ″(0) from adjoints (ẍ retired at every non-linear operation against the clean backward's adjoints) equals the
-/// jets that carry ẍ through the weights and the double backward: five families (synthetic weights) and stories260K,
+/// Jets at t = 0 from the clean run's record (values from its linear outputs, ẍ retired at every non-linear operation
+/// against its adjoints) equal the jets that compute their value and carry ẍ through the weights, and the double
+/// backward: five families (synthetic weights) and stories260K,
 /// float64, every kind of component, one pair and pairs sharing chunks, whole passes and passes that ran a shared
 /// prefix apart, the logit difference and the probability metrics.
 /// </summary>
-public class CurvatureAdjointTests
+public class CleanRunRecordTests
 {
     public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.LogitDifference, MetricKind.ProbabilityDifference);
 
@@ -23,9 +24,9 @@ public class CurvatureAdjointTests
         var all = Enumerable.Range(0, masks.Components.Count).ToArray();
         var rows = all.Select(c => new PhiRow(c, 0)).ToArray();
         var plain = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _, metric: metric);
-        var captured = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _, metric: metric, captureAdjoints: true);
-        captured.Adjoints.Should().NotBeNull();
-        plain.Adjoints.Should().BeNull();
+        var captured = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _, metric: metric, recordCleanRun: true);
+        captured.CleanRecord.Should().NotBeNull();
+        plain.CleanRecord.Should().BeNull();
 
         foreach (int maxRows in new[] { 1, 64 })
         {
@@ -40,6 +41,7 @@ public class CurvatureAdjointTests
                 fromAdjoints.Second[c].Should().BeApproximately(full.Second[c], 1e-9 * Math.Max(scale, 1), because);
                 fromAdjoints.Second[c].Should().BeApproximately(reference.Second[c], 1e-8 * Math.Max(scale, 1), because);
                 fromAdjoints.First[c].Should().BeApproximately(full.First[c], 1e-12 * (1 + Math.Abs(full.First[c])), because);
+                fromAdjoints.Phi[c].Should().BeApproximately(full.Phi[c], 1e-12 * (1 + Math.Abs(full.Phi[c])), because);
             }
         }
     }
@@ -60,7 +62,7 @@ public class CurvatureAdjointTests
         var plain = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, metric: metric);
         foreach (bool prefix in new[] { false, true })
         {
-            var captured = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, sharedPrefix: prefix, metric: metric, captureAdjoints: true);
+            var captured = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, sharedPrefix: prefix, metric: metric, recordCleanRun: true);
             foreach (int maxRows in new[] { 2, 64 })
             {
                 var together = new PhiEvaluator(model, captured, masks, maxRows).EvaluateEach(all, 0, 2, new CostLedger(), "test");
@@ -77,21 +79,24 @@ public class CurvatureAdjointTests
     }
 
     [SkippableTheory]
-    [InlineData("gpt2", 5, 2)]      // layer 0 after z: its MLP's norm and activation
-    [InlineData("gpt-neox", 5, 0)]  // parallel residuals: layer 0's MLP does not read its attention
-    [InlineData("gemma2", 7, 4)]    // and the post-attention and post-MLP norms
-    public void A_jet_forward_at_zero_retires_at_every_non_linear_operation_after_the_patch(string name, int pointsPerLayer, int inFirstLayer)
+    [InlineData("gpt2", 5, 2, 6)]      // layer 0 after z: its MLP's norm and activation
+    [InlineData("gpt-neox", 5, 0, 6)]  // parallel residuals: layer 0's MLP does not read its attention
+    [InlineData("gemma2", 7, 4, 7)]    // and the post-attention and post-MLP norms; a gated MLP
+    public void A_jet_forward_at_zero_takes_every_linear_output_and_retires_at_every_non_linear_operation_after_the_patch(
+        string name, int pointsPerLayer, int inFirstLayer, int linearMapsPerLayer)
     {
         var (model, _, masks, pair) = EngineDerivativeTests.Setup(name);
         var site = new Site(SiteKind.AttnZ, 0);
-        var state = PairState.Build(model, pair, [site], null, false, new CostLedger(), out _, captureAdjoints: true);
-        var adjoints = CurvatureAdjoints.ForJets([state.Adjoints!]);
-        var jets = new JetPlan(model.Config) { Adjoints = adjoints }.Add(site, state.Delta[site], null);
+        var state = PairState.Build(model, pair, [site], null, false, new CostLedger(), out _, recordCleanRun: true);
+        var record = CleanRunRecord.ForJets([state.CleanRecord!]);
+        var jets = new JetPlan(model.Config) { CleanRecord = record }.Add(site, state.Delta[site], null);
         long position = pair.Clean.Count - 1;
         var logits = model.ForwardSelected(state.Clean, state.Resume(0, 0, 1), jets, position, [pair.Answer, pair.Wrong]);
         logits.First.Should().NotBeNull();
-        adjoints.Retired.Should().NotBeNull();
+        record.Retired.Should().NotBeNull();
         // Layer 0 after the patched z (z itself has no ẍ: nothing before it moved), every later layer at every point.
-        adjoints.Retirements.Should().Be(pointsPerLayer * (model.Config.Layers - 1) + inFirstLayer, "ẍ is retired wherever it appears");
+        record.Retirements.Should().Be(pointsPerLayer * (model.Config.Layers - 1) + inFirstLayer, "ẍ is retired wherever it appears");
+        // Every layer's value from the record, the last one's too: it computes the read position's query alone, as the recorded pass did.
+        record.OutputsTaken.Should().Be(linearMapsPerLayer * model.Config.Layers, "no value needs the weights at t = 0");
     }
 }
