@@ -58,6 +58,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         // linear outputs, so the jets retire ẍ at each non-linear operation and take their value from the record.
         bool recordCleanRun = o.SecondDerivative == SecondDerivative.TaylorMode && (o.ScreenFlagFix || o.Methods.HasFlag(Methods.Hvp))
             && model.DType is ScalarType.Float32 or ScalarType.Float64;
+        var recordBudget = new CleanRecordBudget(o.CleanRecordBudget);
         int rowsPerPair = probesInPairPass ? 2 + o.HutchinsonProbes : wantGradientDifference ? 2 : 1;
         int pairsDone = 0;
         foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rowsPerPair)))
@@ -67,7 +68,10 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var masks = Masks(group[0]);
             var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
             var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
-                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric, recordCleanRun: recordCleanRun);
+                wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric,
+                recordCleanRun: recordCleanRun && recordBudget.Admits(group.Length));
+            if (built[0].CleanRecord is not null && !recordBudget.Keep([.. built.Select(x => x.CleanRecord!.Bytes)]))
+                foreach (var state in built) state.ForgetCleanRecord();
             for (int j = 0; j < group.Length; j++)
             {
                 int i = group[j];

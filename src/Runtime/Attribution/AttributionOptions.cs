@@ -110,6 +110,15 @@ public sealed record AttributionOptions
     /// <summary>Batch rows per forward (memory knob; see <see cref="RowsForMemoryBudget"/>).</summary>
     public int MaxRowsPerChunk { get; init; } = 64;
 
+    /// <summary>
+    /// Memory the pairs' records of their clean runs may take, in bytes (default 2 GiB). With Taylor-mode jets, AtP's
+    /// pass records each pair's adjoints and linear outputs, and its jets at t = 0 then multiply the weights by ẋ alone
+    /// (GPT-2 small at 16 tokens: about 8 MB a pair; a record grows with layers × positions and lives for the run).
+    /// Pairs beyond the budget are not recorded: their jets compute the value and carry ẍ, as exact and slower. 0
+    /// records none.
+    /// </summary>
+    public long CleanRecordBudget { get; init; } = 2L << 30;
+
     /// <summary>How φ″ is computed for HVP, MS-HVP and bounds (Taylor-mode jets by default; same values).</summary>
     public SecondDerivative SecondDerivative { get; init; } = SecondDerivative.TaylorMode;
 
@@ -128,6 +137,7 @@ public sealed record AttributionOptions
         if (IgSteps < 2 || IgSteps > 1024) throw new AttributionInputException($"IG steps must be in 2..1024; got {IgSteps}.");
         if (HutchinsonProbes < 1) throw new AttributionInputException($"Hutchinson probes must be ≥ 1; got {HutchinsonProbes}.");
         if (MaxRowsPerChunk < 1) throw new AttributionInputException($"Rows per chunk must be ≥ 1; got {MaxRowsPerChunk}.");
+        if (CleanRecordBudget < 0) throw new AttributionInputException($"The clean-record budget must be ≥ 0 bytes; got {CleanRecordBudget}.");
         if (CandidateTopK is < 1) throw new AttributionInputException($"Candidate top-k must be ≥ 1; got {CandidateTopK}.");
         if (!Enum.IsDefined(Metric)) throw new AttributionInputException($"Unknown metric {(int)Metric}.");
     }

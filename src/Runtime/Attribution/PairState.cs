@@ -34,6 +34,13 @@ internal sealed class PairState
     /// (where they retire ẍ) and every linear map's output (their value).</summary>
     public CleanRunRecord? CleanRecord { get; private set; }
 
+    /// <summary>Frees the clean run's record (a budget had no room for it); jets then compute what it held.</summary>
+    public void ForgetCleanRecord()
+    {
+        CleanRecord?.Dispose();
+        CleanRecord = null;
+    }
+
     /// <summary>The Hutchinson screen's ½δ_cᵀH_cδ_c per component, when its probes rode in this pass.</summary>
     public double[]? HutchinsonCurvature { get; private set; }
 

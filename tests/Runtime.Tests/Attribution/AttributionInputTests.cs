@@ -32,6 +32,7 @@ public class AttributionInputTests
         new AttributionEngine(model, new AttributionOptions { Tau = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*τ*");
         new AttributionEngine(model, new AttributionOptions { K = 0 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*K*");
         new AttributionEngine(model, new AttributionOptions { ScreenTauFraction = 1.5 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*fraction of τ*[0, 1]*1.5*");
+        new AttributionEngine(model, new AttributionOptions { CleanRecordBudget = -1 }).Invoking(e => e.Run([good], heads)).Should().Throw<AttributionInputException>().WithMessage("*clean-record budget*≥ 0*-1*");
     }
 
     [Theory]

@@ -99,4 +99,53 @@ public class CleanRunRecordTests
         // Every layer's value from the record, the last one's too: it computes the read position's query alone, as the recorded pass did.
         record.OutputsTaken.Should().Be(linearMapsPerLayer * model.Config.Layers, "no value needs the weights at t = 0");
     }
+
+    [Fact]
+    public void A_budget_admits_groups_by_the_largest_record_seen_and_refuses_a_group_that_went_over()
+    {
+        var budget = new CleanRecordBudget(100);
+        budget.Admits(2).Should().BeTrue("nothing measured yet");
+        budget.Keep([30, 30]).Should().BeTrue();
+        budget.Admits(2).Should().BeFalse("60 + 2 × 30 > 100");
+        budget.Admits(1).Should().BeTrue();
+        budget.Keep([30]).Should().BeTrue();
+        budget.Used.Should().Be(90);
+
+        var small = new CleanRecordBudget(50);
+        small.Keep([30, 30]).Should().BeFalse("the caller drops the group's records");
+        small.Used.Should().Be(0);
+        small.Admits(1).Should().BeTrue();
+        new CleanRecordBudget(0).Admits(1).Should().BeFalse("a budget of 0 records nothing");
+    }
+
+    [SkippableFact]
+    public void Pairs_beyond_the_record_budget_get_the_same_results_from_jets_that_compute_their_values()
+    {
+        var (model, state, masks, first) = EngineDerivativeTests.Setup("gpt2");
+        PromptPair[] pairs = [first, .. new[] { 1, 3, 6 }.Select(at =>
+        {
+            var corrupted = first.Clean.ToArray();
+            corrupted[at] = (corrupted[at] + 5) % model.Config.VocabSize;
+            return new PromptPair(first.Clean, corrupted, first.Answer, first.Wrong);
+        })];
+        var recorded = PairState.Build(model, first, [.. masks.Components.Select(x => x.Site).Distinct()], null, false, new CostLedger(), out _, recordCleanRun: true);
+        long perPair = recorded.CleanRecord!.Bytes;
+        perPair.Should().BePositive();
+        // Two pairs per group (2 + 4 probes = 6 rows each, 12 per chunk): the middle budget records the first group only.
+        AttributionResult Run(long budget) => new AttributionEngine(model, new AttributionOptions
+        {
+            Methods = Methods.Hvp, MaxRowsPerChunk = 12, CleanRecordBudget = budget,
+        }).Run(pairs, masks.Components);
+        var all = Run(2L << 30);
+        foreach (long budget in new[] { 0, 2 * perPair + perPair / 2 })
+        {
+            var limited = Run(budget);
+            for (int c = 0; c < all.Components.Count; c++)
+            {
+                var (a, b) = (all.Components[c], limited.Components[c]);
+                b.Curvature!.Value.Should().BeApproximately(a.Curvature!.Value, 1e-9 * (1 + Math.Abs(a.Curvature.Value)), $"{a.Id}, budget {budget}");
+                (b.Estimate, b.Flagged).Should().Be((a.Estimate, a.Flagged), $"{a.Id}, budget {budget}");
+            }
+        }
+    }
 }

@@ -51,7 +51,7 @@ internal enum LinearOutput
 /// and ẍ had made it three (GPT-2 small, 16 tokens: jets for one or two heads 17–19 % faster without the value's
 /// products).
 /// </summary>
-internal sealed class CleanRunRecord
+internal sealed class CleanRunRecord : IDisposable
 {
     private readonly Dictionary<(int Layer, CurvaturePoint Point), Tensor> _tensors = [];
     private readonly Dictionary<(int Layer, LinearOutput Output), Tensor> _linear = [];
@@ -91,6 +91,19 @@ internal sealed class CleanRunRecord
         }
         return record;
     }
+
+    /// <summary>Bytes the record's own tensors take (the keys and values are the clean cache's).</summary>
+    public long Bytes => Owned.Sum(t => t.numel() * t.ElementSize);
+
+    /// <summary>Frees the record's own tensors.</summary>
+    public void Dispose()
+    {
+        foreach (var tensor in Owned) tensor.Dispose();
+        _tensors.Clear();
+        _linear.Clear();
+    }
+
+    private IEnumerable<Tensor> Owned => _tensors.Values.Concat(_linear.Where(kv => kv.Key.Output is not (LinearOutput.Key or LinearOutput.Value)).Select(kv => kv.Value));
 
     /// <summary>Σ over the jets' retired points of ȳᵀẍ, one per derivative row, or null before any. Outside every
     /// dispose scope (the layers' scopes end before the forward does): the reader disposes it.</summary>
