@@ -33,11 +33,16 @@ internal static class AttributeCommand
         var shard = new Option<string?>("--shard") { Description = "Run shard i/n only (with --no-sff) and write --partial; combine with `circuit merge`." };
         var shardAxis = new Option<ShardAxis>("--shard-axis") { Description = "Split pairs or components across shards.", DefaultValueFactory = _ => ShardAxis.Pairs };
         var partial = new Option<FileInfo?>("--partial") { Description = "Where a shard writes its partial result." };
+        var recordMemory = new Option<string>("--record-memory")
+        {
+            Description = "Memory for the pairs' records of their clean runs, which make exact curvature cheaper (e.g. 2GB; 0 records none; pairs beyond it are as exact, slower).",
+            DefaultValueFactory = _ => "2GB",
+        };
         var devices = new Option<string?>("--devices") { Description = "Comma-separated devices (cuda:0,cuda:1 or cpu,cpu): one worker process per device, one shard each, merged." };
 
         var command = new Command("attribute", "Attribute a metric (by default the answer − wrong logit difference) to components with Screen–Flag–Fix.")
         {
-            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, json, report, shard, shardAxis, partial, devices,
+            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, recordMemory, json, report, shard, shardAxis, partial, devices,
         };
         foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -58,6 +63,7 @@ internal static class AttributeCommand
                 HutchinsonProbes = parse.GetValue(probes),
                 ScreenTauFraction = parse.GetValue(screenFraction),
                 MaxRowsPerChunk = parse.GetValue(rows),
+                CleanRecordBudget = CommonOptions.ParseBytes(parse.GetValue(recordMemory)!, "--record-memory", allowZero: true),
             };
             var set = Components.Parse(parse.GetValue(components)!, m.Config, data.Min(p => p.Clean.Count));
             var console = Output.Console(parse);

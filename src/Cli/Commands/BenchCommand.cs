@@ -49,7 +49,7 @@ internal static class BenchCommand
             foreach (var shape in shapes)
             {
                 int maxRows = parse.GetValue(maxMemory) is { } budget
-                    ? AttributionOptions.RowsForMemoryBudget(ParseBytes(budget), ActivationBytesPerRow(shape))
+                    ? AttributionOptions.RowsForMemoryBudget(CommonOptions.ParseBytes(budget, "--max-memory"), ActivationBytesPerRow(shape))
                     : 48;
                 var (r, q) = CostBenchmark.Run(shape, repeats: isQuick ? 1 : 3, maxRows: maxRows, log: s => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(s)}[/]"),
                     reference: shape.Name == GptSmallShape ? server : null);
@@ -110,16 +110,6 @@ internal static class BenchCommand
         var c = s.Model.Config;
         long t = s.Pair.Clean.Count;
         return 4L * c.Layers * t * (8L * c.Hidden + 4L * c.Heads * c.HeadDim + 2L * c.Heads * t + 3L * c.Intermediate);
-    }
-
-    private static long ParseBytes(string text)
-    {
-        text = text.Trim().ToUpperInvariant();
-        long unit = text.EndsWith("GB") ? 1L << 30 : text.EndsWith("MB") ? 1L << 20 : text.EndsWith("KB") ? 1L << 10 : 1;
-        string number = text.TrimEnd('G', 'M', 'K', 'B');
-        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0
-            ? (long)(v * unit)
-            : throw new ArgumentException($"--max-memory '{text}' is not a size like 2GB or 512MB.");
     }
 
     private static object Machine() => new

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using TorchSharp;
 
@@ -33,6 +34,17 @@ internal static class CommonOptions
             if (result.GetValueOrDefault<int>() is var n and < 0) result.AddError($"--top must be 0 or more; got {n}.");
         });
         return option;
+    }
+
+    /// <summary>A size like 2GB, 512MB, 64KB or a byte count, for <paramref name="option"/>; 0 only where <paramref name="allowZero"/>.</summary>
+    public static long ParseBytes(string text, string option, bool allowZero = false)
+    {
+        string upper = text.Trim().ToUpperInvariant();
+        long unit = upper.EndsWith("GB") ? 1L << 30 : upper.EndsWith("MB") ? 1L << 20 : upper.EndsWith("KB") ? 1L << 10 : 1;
+        string number = upper.TrimEnd('G', 'M', 'K', 'B');
+        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && (v > 0 || (allowZero && v == 0))
+            ? (long)(v * unit)
+            : throw new ArgumentException($"{option} '{text}' is not a size like 2GB or 512MB{(allowZero ? " (or 0)" : "")}.");
     }
 
     /// <summary>

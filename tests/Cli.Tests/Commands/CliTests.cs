@@ -138,6 +138,20 @@ public class AttributeCommandTests
     private static bool Has(JsonElement e, string name) => e.TryGetProperty(name, out var _);
 
     [SkippableFact]
+    public void Attribute_runs_without_clean_run_records_and_refuses_a_record_memory_that_is_not_a_size()
+    {
+        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string[] pair = ["--clean", "Lily and Tim went to the park. Tim gave the ball to", "--corrupt", "Lily and Tim went to the park. Lily gave the ball to",
+            "--answer", "Lily", "--wrong", "Tim"];
+        var (code, output) = CliTests.Run(["attribute", "--model", model!, .. pair, "--record-memory", "0"]);
+        code.Should().Be(0);
+        output.Should().Contain("L4H2");
+        var act = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--record-memory", "lots"]);
+        act.Should().Throw<ArgumentException>().WithMessage("--record-memory 'lots' is not a size like 2GB or 512MB (or 0).");
+    }
+
+    [SkippableFact]
     public void A_screen_fraction_outside_0_to_1_is_a_clear_error()
     {
         string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
