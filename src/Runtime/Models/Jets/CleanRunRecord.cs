@@ -91,6 +91,13 @@ internal sealed class CleanRunRecord : IDisposable
         return record;
     }
 
+    /// <summary>Moves the record's tensors to <paramref name="scope"/>'s outer scope, so they outlive it.</summary>
+    public CleanRunRecord KeepBeyond(TorchSharp.DisposeScope scope)
+    {
+        scope.MoveToOuter(_atCurvature.Values.Concat(_linear.Values));
+        return this;
+    }
+
     /// <summary>Bytes the record's own tensors take (the keys and values are the clean cache's).</summary>
     public long Bytes => Owned.Sum(t => t.numel() * t.ElementSize);
 
