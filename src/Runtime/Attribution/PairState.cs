@@ -99,7 +99,7 @@ internal sealed class PairState
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
         var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();
         var valueSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnV, l)).ToList();
-        // Every tensor of the passes is freed when they end, but each pair's own copies (KeepRows).
+        // The passes' tensors are freed when they end, except what each pair keeps: copies of its rows and its record.
         using var scope = NewDisposeScope();
         List<Site> cleanCache = [.. residSites, .. keySites, .. valueSites];
         ModelInput Rows(IEnumerable<IReadOnlyList<int>> prompts) => ModelInput.Batched([.. prompts], device: device);
@@ -161,7 +161,7 @@ internal sealed class PairState
     }
 
     // Copies of the pair's rows, moved out of the passes' scope: views of a batch would keep every row of it (the
-    // corrupted ones', the probes') alive for the run — on the GPT-2 shape 93 MB a pair where its own rows take 9.
+    // corrupted ones', the probes') alive for the run — on the GPT-2 shape 93 MB a pair where its own take 9.4 with its record.
     private void KeepRows(DisposeScope scope)
     {
         Tensor Own(Tensor t) => scope.MoveToOuter(t.clone());
