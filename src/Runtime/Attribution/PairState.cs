@@ -35,6 +35,11 @@ internal sealed class PairState
     /// (where they retire ẍ) and every linear map's output (their value).</summary>
     public CleanRunRecord? CleanRecord { get; private set; }
 
+    /// <summary>Bytes the state keeps for the run: its rows of the clean cache, δ, gradients and its record.</summary>
+    public long Bytes =>
+        new IEnumerable<Tensor>[] { ResidPre, CleanKeys, CleanValues, Delta.Values, CleanGradient.Values, CorruptedGradient.Values }.SelectMany(x => x)
+            .Sum(t => t.numel() * t.ElementSize) + (CleanRecord?.Bytes ?? 0);
+
     /// <summary>Frees the clean run's record (a budget had no room for it); jets then compute what it held.</summary>
     public void ForgetCleanRecord()
     {

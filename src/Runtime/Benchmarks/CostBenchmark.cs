@@ -174,6 +174,10 @@ public static class CostBenchmark
                     perRow / referenceBytes, 1, lower: true));
         }
 
+        double MiB(long bytes) => bytes / (double)(1 << 20);
+        ratios.Add(new(shape.Name, $"memory a pair keeps for the run, MiB (its clean-run record {MiB(state.CleanRecord?.Bytes ?? 0):F1} MiB of it)",
+            MiB(state.Bytes), "report", true));
+
         Datasets();
 
         if (shape.PerPosition)

@@ -22,7 +22,8 @@ public class PairStateTests
             kept.Should().NotBeEmpty();
             foreach (var tensor in kept)
                 ((long)tensor.storage<double>().nbytes()).Should().Be(tensor.numel() * tensor.ElementSize, "a view of the batch would keep all its rows alive");
-            state.CleanRecord!.Bytes.Should().BePositive();
+            state.Bytes.Should().Be(kept.Sum(t => t.numel() * t.ElementSize) + state.CleanRecord!.Bytes);
+            state.CleanRecord.Bytes.Should().BePositive();
         }
     }
 }
