@@ -31,12 +31,8 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// </summary>
     public Jet MapStacked(Func<Tensor, Tensor> linear)
     {
-        if (First is null && Second is null) return new(linear(Value));
-        Tensor[] parts = [Value, .. new[] { First, Second }.OfType<Tensor>()];
-        var trailing = Value.shape[1..];
-        if (parts.Any(p => !p.shape[1..].SequenceEqual(trailing))) return Map(linear);
-        var outputs = linear(cat(parts, 0)).split([.. parts.Select(p => p.shape[0])], 0);
-        return new(outputs[0], First is null ? null : outputs[1], Second is null ? null : outputs[^1]);
+        var outputs = Stacked(linear, [Value, First, Second]);
+        return new(outputs[0]!, outputs[1], outputs[2]);
     }
 
     /// <summary>
@@ -45,9 +41,21 @@ public readonly record struct Jet(Tensor Value, Tensor? First = null, Tensor? Se
     /// </summary>
     public Jet MapDerivatives(Func<Tensor, Tensor> linear, Tensor value)
     {
-        if (First is null || Second is null) return new(value, Apply(First, linear), Apply(Second, linear));
-        var outputs = linear(cat([First, Second], 0)).split([First.shape[0], Second.shape[0]], 0);
+        var outputs = Stacked(linear, [First, Second]);
         return new(value, outputs[0], outputs[1]);
+    }
+
+    // The linear map applied to each present part (null parts stay null) by one product over them stacked along the
+    // batch dimension, or part by part where their trailing shapes differ.
+    private static Tensor?[] Stacked(Func<Tensor, Tensor> linear, Tensor?[] parts)
+    {
+        var present = parts.OfType<Tensor>().ToArray();
+        var trailing = present.Length == 0 ? [] : present[0].shape[1..];
+        if (present.Length <= 1 || present.Any(p => !p.shape[1..].SequenceEqual(trailing)))
+            return [.. parts.Select(p => Apply(p, linear))];
+        var outputs = linear(cat(present, 0)).split([.. present.Select(p => p.shape[0])], 0);
+        int next = 0;
+        return [.. parts.Select(p => p is null ? null : outputs[next++])];
     }
 
     /// <summary>Sum of two jets.</summary>
