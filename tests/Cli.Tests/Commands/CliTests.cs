@@ -27,6 +27,21 @@ public class CliTests
         return File.Exists(path) || Directory.Exists(path) ? path : null;
     }
 
+    /// <summary>stories260K's checkpoint in ../shared; the test is skipped when it is absent.</summary>
+    internal static string Stories260K()
+    {
+        string? model = Shared("models", "stories260K", "stories260K.bin");
+        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        return model!;
+    }
+
+    /// <summary>The name-swap pair the stories260K tests attribute (answer Lily), without its wrong token.</summary>
+    internal static readonly string[] StoriesPair = ["--clean", "Lily and Tim went to the park. Tim gave the ball to",
+        "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily"];
+
+    /// <summary><see cref="StoriesPair"/> with its wrong token, Tim.</summary>
+    internal static readonly string[] StoriesPairWithWrong = [.. StoriesPair, "--wrong", "Tim"];
+
     [Fact]
     public void Version_prints_the_assembly_version()
     {
@@ -70,11 +85,10 @@ public class CliTests
     [SkippableFact]
     public void Generate_prints_the_golden_stories260K_text()
     {
-        string? model = Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string model = Stories260K();
         var golden = JsonDocument.Parse(File.ReadAllText(Shared("models", "stories260K", "reference_outputs.json")!))
             .RootElement.GetProperty("prompt_once_upon_a_time").GetProperty("text").GetString();
-        var (code, output) = Run("generate", "--model", model!, "--prompt", "Once upon a time", "--steps", "64");
+        var (code, output) = Run("generate", "--model", model, "--prompt", "Once upon a time", "--steps", "64");
         code.Should().Be(0);
         output.TrimEnd('\n').Should().Be(golden);
     }
@@ -109,14 +123,11 @@ public class AttributeCommandTests
     [SkippableFact]
     public void Attribute_writes_json_with_every_component_and_the_evaluation()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string model = CliTests.Stories260K();
         string json = Path.Combine(Path.GetTempPath(), $"cdsl-attribute-{Guid.NewGuid():N}.json");
         try
         {
-            var (code, output) = CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
-                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim",
-                "--methods", "patching", "--json", json);
+            var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--methods", "patching", "--json", json]);
             code.Should().Be(0);
             output.Should().Contain("L4H2").And.Contain("against exact activation patching").And.Contain("estimated");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
@@ -140,37 +151,30 @@ public class AttributeCommandTests
     [SkippableFact]
     public void Attribute_runs_without_clean_run_records_and_refuses_a_record_memory_that_is_not_a_size()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
-        string[] pair = ["--clean", "Lily and Tim went to the park. Tim gave the ball to", "--corrupt", "Lily and Tim went to the park. Lily gave the ball to",
-            "--answer", "Lily", "--wrong", "Tim"];
-        var (code, output) = CliTests.Run(["attribute", "--model", model!, .. pair, "--record-memory", "0"]);
+        string model = CliTests.Stories260K();
+        var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--record-memory", "0"]);
         code.Should().Be(0);
         output.Should().Contain("L4H2");
-        var act = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--record-memory", "lots"]);
+        var act = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--record-memory", "lots"]);
         act.Should().Throw<ArgumentException>().WithMessage("--record-memory 'lots' is not a size like 2GB or 512MB (or 0).");
     }
 
     [SkippableFact]
     public void A_screen_fraction_outside_0_to_1_is_a_clear_error()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
-        var act = () => CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
-            "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim", "--screen-fraction", "2");
+        string model = CliTests.Stories260K();
+        var act = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--screen-fraction", "2"]);
         act.Should().Throw<ArgumentException>().WithMessage("*fraction of τ*[0, 1]*2*");
     }
 
     [SkippableFact]
     public void Attribute_explains_the_answer_log_probability_without_a_wrong_token()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string model = CliTests.Stories260K();
         string json = Path.Combine(Path.GetTempPath(), $"cdsl-logprob-{Guid.NewGuid():N}.json");
         try
         {
-            var (code, output) = CliTests.Run("attribute", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
-                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--metric", "logprob", "--json", json);
+            var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPair, "--metric", "logprob", "--json", json]);
             code.Should().Be(0);
             output.Should().Contain("logprob", "the table's title names the metric");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
@@ -184,21 +188,18 @@ public class AttributeCommandTests
     [SkippableFact]
     public void An_unknown_metric_or_a_missing_wrong_token_for_a_difference_is_a_clear_error()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
-        string[] pair = ["--clean", "Lily and Tim went to the park. Tim gave the ball to", "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily"];
-        var unknown = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--wrong", "Tim", "--metric", "kl"]);
+        string model = CliTests.Stories260K();
+        var unknown = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--metric", "kl"]);
         unknown.Should().Throw<ArgumentException>().WithMessage("*Unknown metric 'kl'*logit_diff*prob_diff*logprob*");
-        var noWrong = () => CliTests.Run(["attribute", "--model", model!, .. pair, "--metric", "prob-diff"]);
+        var noWrong = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPair, "--metric", "prob-diff"]);
         noWrong.Should().Throw<ArgumentException>().WithMessage("*--answer and --wrong*");
     }
 
     [SkippableFact]
     public void Multi_token_answer_is_a_clear_error()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
-        var act = () => CliTests.Run("attribute", "--model", model!, "--clean", "a b", "--corrupt", "a c", "--answer", "Marylebone", "--wrong", "Tim");
+        string model = CliTests.Stories260K();
+        var act = () => CliTests.Run("attribute", "--model", model, "--clean", "a b", "--corrupt", "a c", "--answer", "Marylebone", "--wrong", "Tim");
         act.Should().Throw<ArgumentException>().WithMessage("*Marylebone*single token*");
     }
 }
@@ -208,13 +209,11 @@ public class EdgesCommandTests
     [SkippableFact]
     public void Edges_screens_every_edge_and_measures_the_largest_exactly()
     {
-        string? model = CliTests.Shared("models", "stories260K", "stories260K.bin");
-        Skip.If(model is null, "Needs ../shared/models/stories260K beside the repository.");
+        string model = CliTests.Stories260K();
         string json = Path.Combine(Path.GetTempPath(), $"cdsl-edges-{Guid.NewGuid():N}.json");
         try
         {
-            var (code, output) = CliTests.Run("edges", "--model", model!, "--clean", "Lily and Tim went to the park. Tim gave the ball to",
-                "--corrupt", "Lily and Tim went to the park. Lily gave the ball to", "--answer", "Lily", "--wrong", "Tim", "--top", "3", "--json", json);
+            var (code, output) = CliTests.Run(["edges", "--model", model, .. CliTests.StoriesPairWithWrong, "--top", "3", "--json", json]);
             code.Should().Be(0);
             output.Should().Contain("edges by |estimate|").And.Contain("3 measured exactly").And.MatchRegex(@"within 20 % of path patching for \d of 3, of its sign for \d; furthest: \S+ → \S+ \(");
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
