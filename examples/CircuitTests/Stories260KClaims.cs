@@ -70,4 +70,16 @@ public class Stories260KClaims(Stories260K stories) : IClassFixture<Stories260K>
                 metric: ExperimentRunner.ToMetricKind(GiverSwapLogProbability.Plan.Metric))
             .Should().CarryEdge(nameof(NameCircuit.Mlps), nameof(NameCircuit.LateHeads), atLeast: 0.8);
     }
+
+    [SkippableFact]
+    public void Under_the_kl_divergence_AtP_sees_nothing_and_the_flags_recover_the_main_head()
+    {
+        Skip.IfNot(stories.Available, "Needs ../shared/models/stories260K beside the repository.");
+        var byKl = GiverSwapKl.Run(stories.Model, stories.Tokenizer).Attribution;
+
+        byKl.Component("L4H2").Atp.Should().BeApproximately(0, 1e-5, "the clean run is the divergence's minimum");
+        byKl.ShouldHave("L4H2").BeFlagged();
+        byKl.Should().RankInTop(1, "L4H2");
+        byKl.Component("L4H2").Estimate.Should().Be(byKl.Component("L4H2").Patching, "a flagged estimate is the exact effect");
+    }
 }

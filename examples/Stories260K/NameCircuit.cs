@@ -43,3 +43,16 @@ public static partial class GiverSwap;
 [Slot("place", "park", "garden", "house")]
 [SwapSlot("B", With = "A")]
 public static partial class GiverSwapLogProbability;
+
+/// <summary>
+/// The same swap, explaining how far the next-token distribution moves from the clean prompt's (KL, ACDC's metric): no
+/// token to name at all. The clean run is the divergence's minimum, so AtP reads 0 for every component and the flags
+/// send the circuit's components to their exact effects.
+/// </summary>
+[Experiment(typeof(NameCircuit), Pairs = 12, Metric = Metric.KlDivergence)]
+[Template("{A} and {B} went to the {place}. {B} gave the ball to")]
+[Slot("A", "Lily", "Tim")]
+[Slot("B", "Lily", "Tim")]
+[Slot("place", "park", "garden", "house")]
+[SwapSlot("B", With = "A")]
+public static partial class GiverSwapKl;

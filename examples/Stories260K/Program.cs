@@ -18,6 +18,8 @@ var byLogit = GiverSwap.Run(m, tokenizer);
 Print("logit difference", byLogit.Attribution, [.. byLogit.LateHeads, .. byLogit.Mlps, .. byLogit.LastMlp], byLogit.Edges);
 var byLogProbability = GiverSwapLogProbability.Run(m, tokenizer);
 Print("log-probability of the answer", byLogProbability.Attribution, [.. byLogProbability.LateHeads, .. byLogProbability.Mlps, .. byLogProbability.LastMlp], byLogProbability.Edges);
+var byKl = GiverSwapKl.Run(m, tokenizer);
+Print("KL from the clean distribution", byKl.Attribution, [.. byKl.LateHeads, .. byKl.Mlps, .. byKl.LastMlp], byKl.Edges);
 return 0;
 
 static void Print(string metric, CircuitDsl.Runtime.Attribution.AttributionResult result, IReadOnlyList<CircuitDsl.Runtime.Attribution.ComponentEstimate> estimates,

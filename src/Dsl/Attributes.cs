@@ -201,6 +201,10 @@ public enum Metric
     ProbabilityDifference,
     /// <summary>log p(answer); the template needs no Wrong slot.</summary>
     LogProbability,
+    /// <summary>KL(p_clean ‖ p), the next-token distribution's divergence from the clean prompt's (ACDC's metric): it
+    /// reads no single token, so the template needs neither an Answer nor a Wrong slot. AtP reads ≈ 0 under it (its
+    /// gradient vanishes at the clean run); the second-order estimate carries the attribution.</summary>
+    KlDivergence,
 }
 
 /// <summary>
@@ -220,7 +224,8 @@ public sealed class ExperimentAttribute : Attribute
     /// <summary>Estimation method.</summary>
     public Estimator Method { get; set; } = Estimator.ScreenFlagFix;
 
-    /// <summary>What is explained: the logit difference (default), the probability difference or the answer's log-probability.</summary>
+    /// <summary>What is explained: the logit difference (default), the probability difference, the answer's log-probability
+    /// or the KL divergence from the clean prompt's distribution.</summary>
     public Metric Metric { get; set; } = Metric.LogitDifference;
 
     /// <summary>Also run exact patching on the circuit's components, for comparison.</summary>
@@ -253,10 +258,10 @@ public sealed class TemplateAttribute : Attribute
     /// <summary>The template.</summary>
     public string Text { get; }
 
-    /// <summary>Slot whose value is the correct answer on the clean prompt.</summary>
+    /// <summary>Slot whose value is the correct answer on the clean prompt (not needed when the experiment's metric is <see cref="Metric.KlDivergence"/>).</summary>
     public string? Answer { get; set; }
 
-    /// <summary>Slot whose value is the competing answer (not needed when the experiment's metric is <see cref="Metric.LogProbability"/>).</summary>
+    /// <summary>Slot whose value is the competing answer (not needed when the experiment's metric is <see cref="Metric.LogProbability"/> or <see cref="Metric.KlDivergence"/>).</summary>
     public string? Wrong { get; set; }
 
     /// <summary>Text put before the answer and wrong slot values to make their tokens: " " (default) for a new word

@@ -104,6 +104,22 @@ public class DiagnosticTests
     }
 
     [Theory]
+    [InlineData("Metric = Metric.KlDivergence", null)]
+    [InlineData("Metric = Metric.LogProbability", "Answer")]
+    public void The_kl_divergence_needs_neither_an_answer_nor_a_wrong_slot(string settings, string? missing)
+    {
+        var outcome = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\")]", "Pairs = 4, " + settings), ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
+        var cdsl = outcome.GeneratorDiagnostics.Where(d => d.Id.StartsWith("CDSL", StringComparison.Ordinal)).ToList();
+        if (missing is null)
+        {
+            cdsl.Should().BeEmpty();
+            outcome.Run.GeneratedTrees.Should().Contain(t => t.ToString().Contains("metric: global::CircuitDsl.Metric.KlDivergence"));
+            outcome.AllDiagnostics.Should().BeEmpty("the generated plan compiles");
+        }
+        else cdsl.Should().ContainSingle(d => d.Id == "CDSL008").Which.GetMessage().Should().Contain(missing);
+    }
+
+    [Theory]
     [InlineData("[Edge(nameof(H), nameof(M), Via = PatchAt.Key)]", "[Heads(\"0.0\")]", "[Mlps(1)]", "an MLP has no key input")]
     [InlineData("[Edge(nameof(H), nameof(M))]", "[Heads(\"0.0\")]", "[Heads(\"1.2\", Patch = PatchAt.Query)]", "'M' holds 1.2 (patched at an input; say the input with Via instead)")]
     [InlineData("[Edge(nameof(H), nameof(M))]", "[Neurons(0, 3)]", "[Heads(\"1.2\")]", "edges connect whole heads and MLPs, but 'H' holds")]

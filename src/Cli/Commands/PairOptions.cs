@@ -10,12 +10,12 @@ internal sealed class PairOptions
 {
     public Option<string?> Clean { get; } = new("--clean") { Description = "Clean prompt text." };
     public Option<string?> Corrupt { get; } = new("--corrupt") { Description = "Corrupted prompt text (same number of tokens)." };
-    public Option<string?> Answer { get; } = new("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token." };
-    public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id' (not needed for --metric logprob)." };
+    public Option<string?> Answer { get; } = new("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token (not needed for --metric kl)." };
+    public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id' (not needed for --metric logprob or kl)." };
     public Option<FileInfo?> Pairs { get; } = new("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids)." };
     public Option<string> Metric { get; } = new("--metric")
     {
-        Description = "What to explain at the last position: logit_diff (answer − wrong logit), prob_diff (p(answer) − p(wrong)) or logprob (log p(answer)).",
+        Description = "What to explain at the last position: logit_diff (answer − wrong logit), prob_diff (p(answer) − p(wrong)), logprob (log p(answer)) or kl (KL of the next-token distribution from the clean prompt's).",
         DefaultValueFactory = _ => "logit_diff",
     };
 
@@ -33,10 +33,13 @@ internal sealed class PairOptions
         var metric = ReadMetric(parse);
         if (parse.GetValue(Pairs) is { } file) return PromptPair.ReadJsonl(file.FullName, tokenizer, metric);
         string? c = parse.GetValue(Clean), x = parse.GetValue(Corrupt), a = parse.GetValue(Answer), w = parse.GetValue(Wrong);
-        bool needsWrong = AnswerMetric.ReadsWrongToken(metric);
-        if (c is null || x is null || a is null || (w is null && needsWrong))
-            throw new ArgumentException($"Give --clean, --corrupt, --answer{(needsWrong ? " and --wrong" : "")}, or --pairs FILE.jsonl.");
+        bool needsAnswer = AnswerMetric.ReadsAnswerToken(metric), needsWrong = AnswerMetric.ReadsWrongToken(metric);
+        if (c is null || x is null || (a is null && needsAnswer) || (w is null && needsWrong))
+            throw new ArgumentException($"Give --clean, --corrupt{(needsAnswer ? ", --answer" : "")}{(needsWrong ? " and --wrong" : "")}, or --pairs FILE.jsonl.");
         if (tokenizer is null) throw new ArgumentException($"No tokenizer for {modelPath}; use --pairs with token ids.");
-        return [PromptPair.FromText(tokenizer, c, x, a, w ?? a)];
+        // A token the metric does not read is kept when given (reports show it), else 0.
+        var (clean, corrupted) = (tokenizer.Encode(c), tokenizer.Encode(x));
+        int answer = a is null ? 0 : PromptPair.SingleToken(tokenizer, a);
+        return [new PromptPair(clean, corrupted, answer, w is null ? answer : PromptPair.SingleToken(tokenizer, w))];
     }
 }

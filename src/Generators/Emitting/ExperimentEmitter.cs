@@ -7,7 +7,7 @@ namespace CircuitDsl.Generators.Emitting;
 internal static class ExperimentEmitter
 {
     private static readonly string[] Methods = ["ScreenFlagFix", "Patching", "Atp", "Hvp", "MsHvp", "Ig", "AtpStar", "Gim"];
-    private static readonly string[] Metrics = ["LogitDifference", "ProbabilityDifference", "LogProbability"];
+    private static readonly string[] Metrics = ["LogitDifference", "ProbabilityDifference", "LogProbability", "KlDivergence"];
     private static readonly string[] Perturbations = ["SwapSlot", "RandomTokens", "Function"];
 
     public static string Emit(ExperimentSpec e, CircuitSpec circuit, bool hasRuntime)
@@ -43,7 +43,7 @@ internal static class ExperimentEmitter
         w.Line($"    seed: {e.Seed},");
         w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)},");
         w.Line($"    edges: {circuit.FullName}.Edges,");
-        w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric is >= 0 and < 3 ? e.Metric : 0]});");
+        w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric >= 0 && e.Metric < Metrics.Length ? e.Metric : 0]});");
         if (hasRuntime)
         {
             w.Line();

@@ -15,8 +15,8 @@ internal static class ExperimentParser
     public const string AttributeName = "CircuitDsl.ExperimentAttribute";
     public const int SwapSlot = 0, RandomTokens = 1, Function = 2, None = -1;
 
-    /// <summary>CircuitDsl.Metric.LogProbability, the metric that reads no wrong token.</summary>
-    public const int LogProbability = 2;
+    /// <summary>CircuitDsl.Metric.LogProbability, which reads no wrong token, and KlDivergence, which reads no token alone.</summary>
+    public const int LogProbability = 2, KlDivergence = 3;
 
     public static ExperimentSpec? Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
@@ -56,7 +56,7 @@ internal static class ExperimentParser
             foreach (var slot in used.Where(s => !declared.Contains(s)))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.ArgumentLocation(template, 0), slot, "used in the template but has no [Slot(\"" + slot + "\", …)] values"));
             foreach (var (name, value) in new[] { ("Answer", answer), ("Wrong", wrong) })
-                if ((value.Length == 0 && !(name == "Wrong" && metric == LogProbability)) || (value.Length > 0 && !declared.Contains(value)))
+                if ((value.Length == 0 && !Optional(name, metric)) || (value.Length > 0 && !declared.Contains(value)))
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.NamedLocation(template, name), value.Length == 0 ? "(none)" : value,
                         $"named as {name} but not declared with [Slot]"));
             foreach (var slot in slots.Where(s => s.Spec.Values.Count == 0))
@@ -101,4 +101,7 @@ internal static class ExperimentParser
             perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics),
             template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric);
     }
+
+    // Slots a metric does not read may be left out: Wrong under the log-probability, both under the KL divergence.
+    private static bool Optional(string slot, int metric) => metric == KlDivergence || (slot == "Wrong" && metric == LogProbability);
 }

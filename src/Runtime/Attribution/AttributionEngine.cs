@@ -151,7 +151,8 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             table.Set("curvature.local", i, rows, [.. phi.EvaluateLocal([.. rows.Select(c => new PhiRow(c, 0))], cost).Second.Select(v => 0.5 * v)]));
 
         var data = new PairData(table.ToPerPair(), scales, [.. states.Select(x => x.CleanMetric)],
-            [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey);
+            [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey,
+            o.Metric == MetricKind.KlDivergence ? [.. states.Select(x => x.CleanTopProbability ?? 0)] : null);
         return ResultBuilder.Build(modelName, states[0].Metric.Kind, components, o, data, cost.ByMethod);
 
         void Patch(int[] group, PhiEvaluator phi, int[] rows)

@@ -31,6 +31,13 @@ public enum MetricKind
 
     /// <summary>log p(answer), the answer's log-probability (minus its loss); the wrong token is not read.</summary>
     LogProbability,
+
+    /// <summary>
+    /// KL(p_clean ‖ p), the divergence of the run's next-token distribution from the clean prompt's (ACDC's metric):
+    /// every token counts, none is read alone. It is 0 at the clean run and minimal there, so its gradient vanishes and
+    /// AtP reads ≈ 0 for every component; the second-order term carries the estimate.
+    /// </summary>
+    KlDivergence,
 }
 
 /// <summary>
@@ -42,8 +49,48 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <summary>The logit difference of <paramref name="answer"/> over <paramref name="wrong"/>.</summary>
     public AnswerMetric(int answer, int wrong) : this(MetricKind.LogitDifference, answer, wrong) { }
 
-    /// <summary>The metric of <paramref name="pair"/>'s answer (and wrong token).</summary>
+    /// <summary>The metric of <paramref name="pair"/>'s answer (and wrong token). <see cref="MetricKind.KlDivergence"/>
+    /// also needs the clean run's distribution: use <see cref="ForPairs"/> (or <see cref="KlFrom"/>) for it.</summary>
     public static AnswerMetric Of(MetricKind metric, PromptPair pair) => new(metric, pair.Answer, pair.Wrong);
+
+    /// <summary>KL(p_clean ‖ p) from the clean run's log-probabilities at its last position, [V].</summary>
+    public static AnswerMetric KlFrom(Tensor cleanLogProbabilities)
+    {
+        if (cleanLogProbabilities.dim() != 1)
+            throw new ArgumentException($"The clean distribution is one row of log-probabilities, [V]; got [{string.Join(", ", cleanLogProbabilities.shape)}].", nameof(cleanLogProbabilities));
+        return new(MetricKind.KlDivergence, 0, 0) { Reference = Precision.AtLeastFloat32(cleanLogProbabilities.detach()) };
+    }
+
+    /// <summary>
+    /// Each pair's metric. For <see cref="MetricKind.KlDivergence"/> this runs the clean prompts (a forward per group
+    /// of equally long ones, no graph) for the distributions each pair's metric compares with.
+    /// </summary>
+    public static AnswerMetric[] ForPairs(HookedTransformer model, MetricKind metric, IReadOnlyList<PromptPair> pairs)
+    {
+        if (metric != MetricKind.KlDivergence) return [.. pairs.Select(x => Of(metric, x))];
+        var metrics = new AnswerMetric[pairs.Count];
+        // No graph, but not inference mode: the differentiated passes save these references for their backward.
+        using var noGrad = no_grad();
+        foreach (var group in Enumerable.Range(0, pairs.Count).GroupBy(i => pairs[i].Clean.Count))
+            foreach (var chunk in group.Chunk(16))
+            {
+                var logProbabilities = CleanLogProbabilities(model, [.. chunk.Select(i => pairs[i].Clean)]);
+                for (int j = 0; j < chunk.Length; j++) metrics[chunk[j]] = KlFrom(logProbabilities[j]);
+            }
+        return metrics;
+    }
+
+    // log p at the last position of each prompt, [B, V], outside any dispose scope of the caller's but its own.
+    private static Tensor CleanLogProbabilities(HookedTransformer model, IReadOnlyList<IReadOnlyList<int>> prompts)
+    {
+        using var scope = NewDisposeScope();
+        var input = ModelInput.Batched(prompts, device: model.Device);
+        var logits = model.ForwardSelected(input, input.LastPositions(), null);
+        return scope.MoveToOuter(Precision.AtLeastFloat32(logits).log_softmax(1).clone());
+    }
+
+    /// <summary>The clean run's log-probabilities, [V], that <see cref="MetricKind.KlDivergence"/> compares with; null for other metrics.</summary>
+    public Tensor? Reference { get; private init; }
 
     /// <summary>Which metric.</summary>
     public MetricKind Metric => metric;
@@ -51,10 +98,10 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <inheritdoc />
     public string Kind => Name(metric);
 
-    /// <summary>Answer token id.</summary>
+    /// <summary>Answer token id (not read by <see cref="MetricKind.KlDivergence"/>).</summary>
     public int Answer => answer;
 
-    /// <summary>Wrong token id (not read by <see cref="MetricKind.LogProbability"/>).</summary>
+    /// <summary>Wrong token id (read by the logit and probability differences only).</summary>
     public int Wrong => wrong;
 
     /// <summary>The short name of a metric in reports, JSON and the command line: <c>logit_diff</c>, <c>prob_diff</c>, <c>logprob</c>.</summary>
@@ -63,6 +110,7 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         MetricKind.LogitDifference => "logit_diff",
         MetricKind.ProbabilityDifference => "prob_diff",
         MetricKind.LogProbability => "logprob",
+        MetricKind.KlDivergence => "kl",
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "unknown metric"),
     };
 
@@ -73,11 +121,14 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         string key = name.Trim().ToLowerInvariant().Replace('-', '_');
         foreach (var metric in Enum.GetValues<MetricKind>())
             if (Name(metric) == key) return metric;
-        throw new AttributionInputException($"Unknown metric '{name}'; use logit_diff (the default), prob_diff or logprob.");
+        throw new AttributionInputException($"Unknown metric '{name}'; use logit_diff (the default), prob_diff, logprob or kl.");
     }
 
-    /// <summary>True when the metric reads the wrong token (every metric but <see cref="MetricKind.LogProbability"/>).</summary>
-    public static bool ReadsWrongToken(MetricKind metric) => metric != MetricKind.LogProbability;
+    /// <summary>True when the metric reads the wrong token (the logit and probability differences).</summary>
+    public static bool ReadsWrongToken(MetricKind metric) => metric is MetricKind.LogitDifference or MetricKind.ProbabilityDifference;
+
+    /// <summary>True when the metric reads the answer token (every metric but <see cref="MetricKind.KlDivergence"/>).</summary>
+    public static bool ReadsAnswerToken(MetricKind metric) => metric != MetricKind.KlDivergence;
 
     /// <inheritdoc />
     public Tensor Measure(HookedTransformer model, ModelInput input, HookPlan? plan = null, BackwardModification? modification = null,
@@ -131,6 +182,15 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         }
         if (metric == MetricKind.LogProbability)
             return new(null, x => Pick(LogSoftmax(x), answer), j => LogSoftmaxJet(j).Map(v => Pick(v, answer)));
+        if (metric == MetricKind.KlDivergence)
+        {
+            // Σ p_clean (log p_clean − log p): the clean terms are constants, so derivatives are −Σ p_clean · (log p)'.
+            var reference = References(rows);
+            var p = reference.exp();
+            return new(null,
+                x => (p * (reference - LogSoftmax(x))).sum(1),
+                j => LogSoftmaxJet(j).Map(v => (p * (reference - v)).sum(1), d => -(p * d).sum(1)));
+        }
         return new(null,
             x =>
             {
@@ -142,6 +202,14 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
                 var logP = LogSoftmaxJet(j);
                 return logP.Map(v => Pick(v, answer)).Elementwise(JetFunctions.Exp) - logP.Map(v => Pick(v, wrong)).Elementwise(JetFunctions.Exp);
             });
+    }
+
+    // The rows' clean distributions, [B, V] (or [1, V] when every row compares with the same one).
+    private static Tensor References(IReadOnlyList<AnswerMetric> rows)
+    {
+        if (rows.FirstOrDefault(x => x.Reference is null) is not null)
+            throw new InvalidOperationException("The KL metric compares with the clean run's distribution: build it with AnswerMetric.ForPairs or AnswerMetric.KlFrom.");
+        return rows.All(x => ReferenceEquals(x.Reference, rows[0].Reference)) ? rows[0].Reference!.unsqueeze(0) : stack([.. rows.Select(x => x.Reference!)]);
     }
 
     /// <inheritdoc />

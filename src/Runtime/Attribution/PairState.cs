@@ -63,6 +63,10 @@ internal sealed class PairState
     /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
 
+    /// <summary>The clean prompt's most likely next token's probability, where the metric compares whole distributions
+    /// (<see cref="MetricKind.KlDivergence"/>); else null.</summary>
+    public double? CleanTopProbability => Metric.Reference is { } reference ? Math.Exp(reference.max().to_type(ScalarType.Float64).item<double>()) : null;
+
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
@@ -99,7 +103,8 @@ internal sealed class PairState
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
         var c = model.Config;
         var device = model.Device;
-        var states = pairs.Select(x => new PairState(ModelInput.Single(x.Clean, device), AnswerMetric.Of(metric, x)) { FirstDifference = x.FirstDifference }).ToArray();
+        var pairMetrics = AnswerMetric.ForPairs(model, metric, pairs);
+        var states = pairs.Select((x, i) => new PairState(ModelInput.Single(x.Clean, device), pairMetrics[i]) { FirstDifference = x.FirstDifference }).ToArray();
         var metrics = states.Select(x => x.Metric).ToArray();
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();
         var keySites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.AttnK, l)).ToList();

@@ -6,7 +6,8 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <summary>A clean prompt, its corruption, and the tokens the metric reads at the last position (<see cref="AnswerMetric"/>).</summary>
 /// <param name="Clean">Clean token ids (BOS included if the model uses one).</param>
 /// <param name="Corrupted">Corrupted token ids; same length as <paramref name="Clean"/>.</param>
-/// <param name="Answer">Token id of the correct answer on the clean prompt.</param>
+/// <param name="Answer">Token id of the correct answer on the clean prompt (not read by the KL metric, which compares
+/// whole distributions; 0 when not given).</param>
 /// <param name="Wrong">Token id of the competing answer (correct on the corrupted prompt); the log-probability metric
 /// does not read it, and it may then equal <paramref name="Answer"/>.</param>
 public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Corrupted, int Answer, int Wrong)
@@ -59,8 +60,8 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     }
 
     /// <summary>Reads pairs from JSON lines: <c>{"clean":…, "corrupted":…, "answer":…, "wrong":…}</c> (text), or the
-    /// same keys with id arrays / ids. For a metric that does not read it (<see cref="MetricKind.LogProbability"/>)
-    /// "wrong" may be left out.</summary>
+    /// same keys with id arrays / ids. A token the metric does not read may be left out: "wrong" for
+    /// <see cref="MetricKind.LogProbability"/>, both for <see cref="MetricKind.KlDivergence"/> (they are then 0, unread).</summary>
     public static IReadOnlyList<PromptPair> ReadJsonl(string path, ITextTokenizer? tokenizer, MetricKind metric = MetricKind.LogitDifference)
     {
         if (!File.Exists(path)) throw new AttributionInputException($"{path}: file not found.");
@@ -74,9 +75,10 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
             {
                 using var doc = JsonDocument.Parse(text);
                 var e = doc.RootElement;
-                var (clean, corrupted, answer) = (Ids(e, "clean"), Ids(e, "corrupted"), Id(e, "answer"));
-                bool noWrong = !AnswerMetric.ReadsWrongToken(metric) && !(e.ValueKind == JsonValueKind.Object && e.TryGetProperty("wrong", out _));
-                pairs.Add(new PromptPair(clean, corrupted, answer, noWrong ? answer : Id(e, "wrong")));
+                var (clean, corrupted) = (Ids(e, "clean"), Ids(e, "corrupted"));
+                bool Has(string key) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(key, out _);
+                int answer = AnswerMetric.ReadsAnswerToken(metric) || Has("answer") ? Id(e, "answer") : 0;
+                pairs.Add(new PromptPair(clean, corrupted, answer, AnswerMetric.ReadsWrongToken(metric) || Has("wrong") ? Id(e, "wrong") : answer));
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {

@@ -5,10 +5,12 @@ namespace CircuitDsl.Runtime.Attribution;
 /// <summary>
 /// Everything per pair behind a result: each method's [pair][component] values (NaN = not computed), the scale
 /// |M(x) − M(x′)| and metrics of each pair, the flags and the screen used. Shards carry it; merging concatenates it
-/// and rebuilds the result exactly as a single run would.
+/// and rebuilds the result exactly as a single run would. For the KL divergence, each pair's clean top next-token
+/// probability too (its saturation check); null for other metrics.
 /// </summary>
 public sealed record PairData(
-    IReadOnlyDictionary<string, double[][]> Values, double[] Scales, double[] CleanMetrics, double[] CorruptedMetrics, bool[] Flagged, string? ScreenKey);
+    IReadOnlyDictionary<string, double[][]> Values, double[] Scales, double[] CleanMetrics, double[] CorruptedMetrics, bool[] Flagged, string? ScreenKey,
+    double[]? CleanTopProbabilities = null);
 
 /// <summary>Turns per-pair values into an <see cref="AttributionResult"/>: means over pairs, R and R̃, bounds, evaluation.</summary>
 public static class ResultBuilder
@@ -30,7 +32,7 @@ public static class ResultBuilder
             Cost = cost,
             Options = options,
             Data = data,
-            Warnings = Saturation(options.Metric, data.CleanMetrics) is { } warning ? [warning] : [],
+            Warnings = Saturation(options.Metric, data.CleanMetrics, data.CleanTopProbabilities) is { } warning ? [warning] : [],
         };
         return estimates.All(e => e.Patching is not null)
             ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales, data.Flagged) }
@@ -40,10 +42,11 @@ public static class ResultBuilder
     /// <summary>
     /// Probability metrics are flat where the softmax saturates: with the answer's probability near 1 every gradient
     /// is near 0, so AtP and the local R̃ read ≈ 0 while patching can move the metric by the whole gap (the IOI toy,
-    /// p ≈ 1: AtP 0.000 for every component, patching up to −1.07). Counts the pairs whose clean run is within 1 % of
-    /// saturation.
+    /// p ≈ 1: AtP 0.000 for every component, patching up to −1.07). The KL divergence's curvature there, the softmax's
+    /// Fisher matrix, vanishes too, so its second-order estimate reads ≈ 0 as well. Counts the pairs whose clean run is
+    /// within 1 % of saturation.
     /// </summary>
-    internal static string? Saturation(MetricKind metric, double[] cleanMetrics)
+    internal static string? Saturation(MetricKind metric, double[] cleanMetrics, double[]? cleanTopProbabilities = null)
     {
         const double margin = 0.01;
         Func<double, bool> saturated = metric switch
@@ -52,9 +55,14 @@ public static class ResultBuilder
             MetricKind.ProbabilityDifference => m => Math.Abs(m) > 1 - 2 * margin,
             _ => _ => false,
         };
-        int count = cleanMetrics.Count(saturated);
+        int count = metric == MetricKind.KlDivergence ? cleanTopProbabilities?.Count(p => p > 1 - margin) ?? 0 : cleanMetrics.Count(saturated);
         if (count == 0) return null;
-        string what = metric == MetricKind.LogProbability ? "the answer's probability is above 0.99" : "the answer's or the wrong token's probability is above 0.98";
+        string what = metric switch
+        {
+            MetricKind.LogProbability => "the answer's probability is above 0.99",
+            MetricKind.KlDivergence => "one token's probability is above 0.99, and the KL's curvature with it",
+            _ => "the answer's or the wrong token's probability is above 0.98",
+        };
         return $"{count} of {cleanMetrics.Length} pairs have a saturated {AnswerMetric.Name(metric)} on the clean prompt ({what}): its gradients vanish there, so AtP and R̃ read ≈ 0 where patching need not. Use the logit difference (the default), or patching.";
     }
 

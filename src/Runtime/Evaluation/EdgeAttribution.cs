@@ -93,7 +93,7 @@ public sealed class EdgeAttribution
         int positions = pairs[0].Clean.Count;
         // Products in the model's precision, at least float32 (float64 models keep float64).
         var dtype = _model.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        AnswerMetric[] metrics = [.. pairs.Select(x => AnswerMetric.Of(_metric, x))];
+        var metrics = AnswerMetric.ForPairs(_model, _metric, pairs);
         // Heads write attn.result (their slice; behind a post-attention norm their change is computed from attn.z),
         // MLPs mlp_out, the embedding embed.
         Site Writes(Component s) => s.Kind != ComponentKind.Head ? s.Site : new Site(c.PostNorms ? SiteKind.AttnZ : SiteKind.AttnResult, s.Layer);

@@ -139,7 +139,7 @@ public sealed class EdgePatching
         var device = _model.Device;
         int positions = pairs[0].Clean.Count;
         var clean = ModelInput.Batched([.. pairs.Select(x => x.Clean)], device: device);
-        AnswerMetric[] metrics = [.. pairs.Select(x => AnswerMetric.Of(_metric, x))];
+        var metrics = AnswerMetric.ForPairs(_model, _metric, pairs);
         double Measure(ModelInput input, HookPlan? plan) =>
             AnswerMetric.MeasureEach(_model, input, metrics, plan).to_type(ScalarType.Float64).sum().item<double>();
         Tensor Mask(IEnumerable<Component> cs) =>

@@ -26,7 +26,7 @@ public sealed class Faithfulness
     private readonly IReadOnlyList<PromptPair> _pairs;
     private readonly IReadOnlyList<Component> _universe;
     private readonly Ablation _ablation;
-    private readonly MetricKind _metric;
+    private readonly AnswerMetric[] _metrics;
     private readonly Dictionary<Site, Tensor>[] _replacement;
     private readonly Dictionary<Site, Tensor>? _mean;
     private readonly ComponentMasksByLength _masks;
@@ -39,7 +39,6 @@ public sealed class Faithfulness
         if (pairs.Count == 0) throw new AttributionInputException("Faithfulness needs at least one prompt pair.");
         if (universe.Count == 0) throw new AttributionInputException("Faithfulness needs a non-empty set of components.");
         for (int i = 0; i < pairs.Count; i++) pairs[i].Validate(model.Config.VocabSize, i, metric);
-        _metric = metric;
         foreach (var c in universe) c.Validate(model.Config);
         _model = model;
         _pairs = pairs;
@@ -47,6 +46,8 @@ public sealed class Faithfulness
         _ablation = ablation;
         var sites = universe.Select(c => c.Site).Distinct().ToList();
         _masks = new ComponentMasksByLength(universe, model.Config, model.Device);
+        _metrics = AnswerMetric.ForPairs(model, metric, pairs);
+        foreach (var m in _metrics) m.Reference?.DetachFromDisposeScope(); // the KL's clean distributions serve every later call
         using (no_grad())
         {
             _replacement = pairs.Select(p => Cache(p.Corrupted, sites)).ToArray();
@@ -134,8 +135,7 @@ public sealed class Faithfulness
                 var value = _ablation == Ablation.Mean ? _mean![site] : _replacement[i][site];
                 plan.Add(new Replace(site, value, mask));
             }
-            var metric = AnswerMetric.Of(_metric, _pairs[i]);
-            total += metric.Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
+            total += _metrics[i].Measure(_model, input, plan).to_type(ScalarType.Float64).item<double>();
         }
         return total / _pairs.Count;
     }

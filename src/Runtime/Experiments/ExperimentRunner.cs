@@ -37,19 +37,19 @@ public static class ExperimentRunner
     public static Component ToComponent(ComponentRef c) => new(c.Kind, c.Layer, c.Index, c.Position < 0 ? null : c.Position);
 
     /// <summary>Draws the plan's prompt pairs: every combination of slot values with distinct answer and wrong values
-    /// (any, for a plan without a wrong slot) and, for a swap, distinct swapped values (else it corrupts nothing),
+    /// (any, for a plan without a wrong slot; without an answer slot, for the KL metric, both are 0) and, for a swap, distinct swapped values (else it corrupts nothing),
     /// shuffled with the plan's seed, the first <see cref="ExperimentPlan.Pairs"/> kept.</summary>
     public static IReadOnlyList<PromptPair> Pairs(ITextTokenizer tokenizer, ExperimentPlan plan)
     {
         var random = new Random(plan.Seed);
         var fills = Combinations(plan.Slots.ToList(), 0, new Dictionary<string, string>())
-            .Where(f => plan.WrongSlot.Length == 0 || f[plan.AnswerSlot] != f[plan.WrongSlot])
+            .Where(f => plan.WrongSlot.Length == 0 || plan.AnswerSlot.Length == 0 || f[plan.AnswerSlot] != f[plan.WrongSlot])
             .Where(f => plan.Perturbation != PerturbationKind.SwapSlot || f[plan.SwapSlot] != f[plan.SwapWith])
             .OrderBy(_ => random.Next()).Take(plan.Pairs).ToList();
         if (fills.Count == 0)
         {
             List<string> distinct = [];
-            if (plan.WrongSlot.Length > 0) distinct.Add($"{plan.AnswerSlot} and {plan.WrongSlot}");
+            if (plan.WrongSlot.Length > 0 && plan.AnswerSlot.Length > 0) distinct.Add($"{plan.AnswerSlot} and {plan.WrongSlot}");
             if (plan.Perturbation == PerturbationKind.SwapSlot) distinct.Add($"swapped {plan.SwapSlot} and {plan.SwapWith}");
             throw new AttributionInputException($"Experiment {plan.Name}: no slot combination has distinct {string.Join(", and distinct ", distinct)}.");
         }
@@ -66,7 +66,7 @@ public static class ExperimentRunner
             PerturbationKind.Function => tokenizer.Encode(plan.Corrupt!(clean, random)),
             _ => RandomTokens(cleanIds, plan.RandomPositions, tokenizer.VocabSize, random),
         };
-        int answer = PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]);
+        int answer = plan.AnswerSlot.Length == 0 ? 0 : PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]);
         return new PromptPair(cleanIds, corrupted, answer, plan.WrongSlot.Length == 0 ? answer : PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.WrongSlot]));
     }
 
@@ -121,6 +121,7 @@ public static class ExperimentRunner
     {
         Metric.ProbabilityDifference => MetricKind.ProbabilityDifference,
         Metric.LogProbability => MetricKind.LogProbability,
+        Metric.KlDivergence => MetricKind.KlDivergence,
         _ => MetricKind.LogitDifference,
     };
 

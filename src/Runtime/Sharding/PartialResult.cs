@@ -43,6 +43,8 @@ public sealed record PartialResult
     public required double[] CleanMetrics { get; init; }
     /// <summary>Corrupted metrics of this shard's pairs.</summary>
     public required double[] CorruptedMetrics { get; init; }
+    /// <summary>The clean prompts' top next-token probabilities, for the KL divergence (else null).</summary>
+    public double[]? CleanTopProbabilities { get; init; }
     /// <summary>Compute spent.</summary>
     public required Dictionary<string, MethodCost> Cost { get; init; }
     /// <summary>The options (JSON round-trip).</summary>

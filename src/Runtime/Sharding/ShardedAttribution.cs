@@ -42,6 +42,7 @@ public static class ShardedAttribution
             Scales = data.Scales,
             CleanMetrics = data.CleanMetrics,
             CorruptedMetrics = data.CorruptedMetrics,
+            CleanTopProbabilities = data.CleanTopProbabilities,
             Cost = result.Cost.ToDictionary(kv => kv.Key, kv => kv.Value),
             Options = options,
         };
@@ -78,6 +79,7 @@ public static class ShardedAttribution
         var scales = new double[pairs];
         var clean = new double[pairs];
         var corrupted = new double[pairs];
+        var top = first.CleanTopProbabilities is null ? null : new double[pairs];
         foreach (var p in partials)
         {
             for (int local = 0; local < (first.Axis == ShardAxis.Pairs ? p.Indices.Length : pairs); local++)
@@ -86,6 +88,7 @@ public static class ShardedAttribution
                 scales[pair] = p.Scales[local];
                 clean[pair] = p.CleanMetrics[local];
                 corrupted[pair] = p.CorruptedMetrics[local];
+                if (top is not null && p.CleanTopProbabilities is { } tops) top[pair] = tops[local];
                 foreach (var (method, rows) in p.Values)
                 {
                     if (first.Axis == ShardAxis.Pairs) Array.Copy(rows[local], values[method][pair], n);
@@ -96,7 +99,7 @@ public static class ShardedAttribution
         var cost = new CostLedger();
         foreach (var (method, c) in partials.SelectMany(p => p.Cost)) cost.Add(method, c.Forwards, c.Backwards, c.Rows, c.Seconds);
         var components = first.AllComponents.Select(Component.Parse).ToList();
-        var data = new PairData(values, scales, clean, corrupted, new bool[n], null);
+        var data = new PairData(values, scales, clean, corrupted, new bool[n], null, top);
         return ResultBuilder.Build(first.Model, first.MetricKind, components, first.Options, data, cost.ByMethod);
     }
 }

@@ -186,11 +186,30 @@ public class AttributeCommandTests
     }
 
     [SkippableFact]
+    public void Attribute_explains_the_kl_divergence_from_the_clean_distribution_without_any_token()
+    {
+        string model = CliTests.Stories260K();
+        string json = Path.Combine(Path.GetTempPath(), $"cdsl-kl-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPair[..4], "--metric", "kl", "--json", json]);
+            code.Should().Be(0);
+            output.Should().Contain("kl", "the table's title names the metric");
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var metric = doc.RootElement.GetProperty("metric");
+            metric.GetProperty("kind").GetString().Should().Be("kl");
+            metric.GetProperty("clean").GetDouble().Should().BeApproximately(0, 1e-6, "the clean run is the reference");
+            metric.GetProperty("corrupted").GetDouble().Should().BePositive();
+        }
+        finally { File.Delete(json); }
+    }
+
+    [SkippableFact]
     public void An_unknown_metric_or_a_missing_wrong_token_for_a_difference_is_a_clear_error()
     {
         string model = CliTests.Stories260K();
-        var unknown = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--metric", "kl"]);
-        unknown.Should().Throw<ArgumentException>().WithMessage("*Unknown metric 'kl'*logit_diff*prob_diff*logprob*");
+        var unknown = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--metric", "jsd"]);
+        unknown.Should().Throw<ArgumentException>().WithMessage("*Unknown metric 'jsd'*logit_diff*prob_diff*logprob*kl*");
         var noWrong = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPair, "--metric", "prob-diff"]);
         noWrong.Should().Throw<ArgumentException>().WithMessage("*--answer and --wrong*");
     }

@@ -13,7 +13,7 @@ namespace CircuitDsl.Runtime.Tests.Attribution;
 /// </summary>
 public class CleanRunRecordTests
 {
-    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.LogitDifference, MetricKind.ProbabilityDifference);
+    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.LogitDifference, MetricKind.ProbabilityDifference, MetricKind.KlDivergence);
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]

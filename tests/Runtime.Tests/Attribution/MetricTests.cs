@@ -12,13 +12,14 @@ using static TorchSharp.torch;
 namespace CircuitDsl.Runtime.Tests.Attribution;
 
 /// <summary>
-/// The probability difference and the log-probability, which read every logit through the softmax: their values
+/// The probability difference, the log-probability and the KL divergence from the clean distribution, which read every
+/// logit through the softmax: their values
 /// against the definition on full logits, their derivatives (jets, double backward, finite differences) on the five
 /// families' synthetic weights and stories260K, pairs sharing passes, and the engine end to end.
 /// </summary>
 public class MetricTests
 {
-    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.ProbabilityDifference, MetricKind.LogProbability);
+    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.ProbabilityDifference, MetricKind.LogProbability, MetricKind.KlDivergence);
 
     private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric) => EngineDerivativeTests.Setup(name, metric);
 
@@ -28,12 +29,22 @@ public class MetricTests
     {
         var (model, state, _, pair) = Setup(name, metric);
         using var scope = NewDisposeScope();
-        var logits = model.Forward(ModelInput.Single(pair.Clean, model.Device))[0, -1].to_type(ScalarType.Float64).data<double>().ToArray();
-        double max = logits.Max(), normaliser = Math.Log(logits.Sum(x => Math.Exp(x - max))) + max;
-        double LogP(int token) => logits[token] - normaliser;
-        double expected = metric == MetricKind.LogProbability ? LogP(pair.Answer) : Math.Exp(LogP(pair.Answer)) - Math.Exp(LogP(pair.Wrong));
-        state.CleanMetric.Should().BeApproximately(expected, 1e-10);
-        state.Metric.Kind.Should().Be(metric == MetricKind.LogProbability ? "logprob" : "prob_diff");
+        double[] LogP(IReadOnlyList<int> prompt)
+        {
+            var logits = model.Forward(ModelInput.Single(prompt, model.Device))[0, -1].to_type(ScalarType.Float64).data<double>().ToArray();
+            double max = logits.Max(), normaliser = Math.Log(logits.Sum(x => Math.Exp(x - max))) + max;
+            return [.. logits.Select(x => x - normaliser)];
+        }
+        var (clean, corrupted) = (LogP(pair.Clean), LogP(pair.Corrupted));
+        double Expected(double[] logP) => metric switch
+        {
+            MetricKind.LogProbability => logP[pair.Answer],
+            MetricKind.KlDivergence => clean.Select((c, v) => Math.Exp(c) * (c - logP[v])).Sum(),
+            _ => Math.Exp(logP[pair.Answer]) - Math.Exp(logP[pair.Wrong]),
+        };
+        state.CleanMetric.Should().BeApproximately(Expected(clean), 1e-10);
+        state.CorruptedMetric.Should().BeApproximately(Expected(corrupted), 1e-10);
+        state.Metric.Kind.Should().Be(AnswerMetric.Name(metric));
     }
 
     [SkippableTheory]

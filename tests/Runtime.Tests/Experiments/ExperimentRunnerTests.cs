@@ -42,6 +42,18 @@ public class ExperimentRunnerTests
     }
 
     [Fact]
+    public void A_kl_plan_needs_no_answer_slot_and_its_pairs_read_no_token()
+    {
+        var gpt2 = TokenizerLoader.Gpt2();
+        var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "When {A} and {B} went to the store, {B} gave a drink to",
+            [new("A", ["Mary", "John"]), new("B", ["Mary", "John", "Tom"])], "", "", PerturbationKind.SwapSlot, "B", "A",
+            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, " ", metric: Metric.KlDivergence);
+        var pairs = ExperimentRunner.Pairs(gpt2, plan);
+        pairs.Should().HaveCount(4).And.OnlyContain(p => p.Answer == 0 && p.Wrong == 0 && !p.Clean.SequenceEqual(p.Corrupted));
+        ExperimentRunner.ToMetricKind(plan.Metric).Should().Be(MetricKind.KlDivergence);
+    }
+
+    [Fact]
     public void A_plan_whose_every_fill_corrupts_nothing_says_which_slots_must_differ()
     {
         var plan = Plan("{A} met {B}, then {B} left", [("A", ["Mary"]), ("B", ["Mary"])], "A", "B", "B", "A", " ");
