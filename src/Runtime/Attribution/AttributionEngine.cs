@@ -117,11 +117,11 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         if (o.ScreenFlagFix)
         {
             // Flag: exact HVP only where the screen says curvature may matter.
-            // Candidates by the larger of |AtP| and |AtP + screened q|: a cheap corrected magnitude, so a component
-            // AtP underestimates can still become a candidate.
+            // Candidates by the larger of |AtP| and |AtP + q| (q screened, or exact without a screen): a corrected
+            // magnitude, so a component AtP underestimates can still become one — under kl, where AtP is 0, every one.
             var atpMeans = table.Mean("atp");
-            var score = screenKey is null ? atpMeans.Select(Math.Abs).ToArray()
-                : [.. atpMeans.Select((a, c) => Math.Max(Math.Abs(a), Math.Abs(a + table.Mean(screenKey, c))))];
+            string curvatureKey = screenKey ?? "curvature";
+            var score = atpMeans.Select((a, c) => Math.Max(Math.Abs(a), table.Has(curvatureKey, c) ? Math.Abs(a + table.Mean(curvatureKey, c)) : 0)).ToArray();
             var candidates = Candidates(score);
             var screened = candidates.Where(c => table.Has("curvature", c) || (screenKey is null || ResultBuilder.MeanRTilde(table, scales, c, screenKey, o.Epsilon) >= o.Tau * o.ScreenFraction)).ToArray();
             var needExact = screened.Where(c => !table.Has("curvature", c)).ToArray();

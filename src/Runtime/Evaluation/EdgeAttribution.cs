@@ -51,6 +51,10 @@ public sealed class EdgeAttribution
     public EdgeAttribution(HookedTransformer model, IReadOnlyList<PromptPair> pairs, MetricKind metric = MetricKind.LogitDifference)
     {
         PromptPair.ValidateAll(pairs, model.Config.VocabSize, "Edge attribution", metric);
+        // A first-order screen would rank noise: the KL's gradient vanishes at the clean run.
+        if (metric == MetricKind.KlDivergence)
+            throw new AttributionInputException("Edge attribution is first order (δᵀg), and under kl the gradient at the clean run is 0, so every estimate would be 0: " +
+                "measure named edges exactly by path patching (EdgePatching, or an experiment's declared [Edge]s), or screen edges with a token metric (logit_diff, prob_diff, logprob).");
         _model = model;
         _pairs = pairs;
         _metric = metric;

@@ -44,6 +44,12 @@ public class KlDivergenceTests
         methods["atp"].Spearman.Should().BeLessThan(0.5);
         methods["hvp"].MeanAbsError.Should().BeLessThan(0.3 * methods["atp"].MeanAbsError);
         methods["estimate"].TopKOverlap.Should().Be(1.0);
+
+        // Without a screen the candidates come from the exact curvature (AtP's |l| alone would rank noise).
+        var exact = new AttributionEngine(model, new AttributionOptions { Metric = MetricKind.KlDivergence, Screen = CurvatureScreen.Exact, Methods = Methods.Patching })
+            .Run(pairs, components);
+        exact.Components.Where(c => c.Flagged).Select(c => c.Id).Should().BeEquivalentTo(result.Components.Where(c => c.Flagged).Select(c => c.Id));
+        exact.Evaluation!.Methods.Single(m => m.Method == "estimate").TopKOverlap.Should().Be(1.0);
     }
 
     [Fact]
@@ -85,6 +91,8 @@ public class KlDivergenceTests
         double Measure(IReadOnlyList<int> ids) => metric.Measure(model, ModelInput.Single(ids, model.Device)).item<float>();
         Measure(pair.Clean).Should().BeApproximately(0, 1e-6);
         edge.Gap.Should().BeApproximately(Measure(pair.Corrupted), 1e-5);
+        var screen = () => new EdgeAttribution(model, [pair], MetricKind.KlDivergence);
+        screen.Should().Throw<AttributionInputException>().WithMessage("*first order*gradient at the clean run is 0*path patching*");
     }
 
     [Fact]
