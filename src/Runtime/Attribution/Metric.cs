@@ -41,8 +41,8 @@ public enum MetricKind
 }
 
 /// <summary>
-/// A metric of a pair's answer token (and its competing wrong token) at each row's last real position:
-/// <see cref="MetricKind"/> says which.
+/// A metric of a pair's answer token (and its competing wrong token), or of the whole next-token distribution against
+/// the pair's clean one (<see cref="Reference"/>), at each row's last real position: <see cref="MetricKind"/> says which.
 /// </summary>
 public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMetric
 {
@@ -80,7 +80,7 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         return metrics;
     }
 
-    // log p at the last position of each prompt, [B, V], outside any dispose scope of the caller's but its own.
+    // log p at each prompt's last position, [B, V], kept in the caller's dispose scope (the forward's own tensors are freed).
     private static Tensor CleanLogProbabilities(HookedTransformer model, IReadOnlyList<IReadOnlyList<int>> prompts)
     {
         using var scope = NewDisposeScope();
@@ -104,7 +104,7 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <summary>Wrong token id (read by the logit and probability differences only).</summary>
     public int Wrong => wrong;
 
-    /// <summary>The short name of a metric in reports, JSON and the command line: <c>logit_diff</c>, <c>prob_diff</c>, <c>logprob</c>.</summary>
+    /// <summary>The short name of a metric in reports, JSON and the command line: <c>logit_diff</c>, <c>prob_diff</c>, <c>logprob</c>, <c>kl</c>.</summary>
     public static string Name(MetricKind metric) => metric switch
     {
         MetricKind.LogitDifference => "logit_diff",

@@ -60,7 +60,7 @@ public static class ResultBuilder
         string what = metric switch
         {
             MetricKind.LogProbability => "the answer's probability is above 0.99",
-            MetricKind.KlDivergence => "one token's probability is above 0.99, and the KL's curvature with it",
+            MetricKind.KlDivergence => "one token's probability is above 0.99, so the KL's curvature vanishes with its gradient",
             _ => "the answer's or the wrong token's probability is above 0.98",
         };
         return $"{count} of {cleanMetrics.Length} pairs have a saturated {AnswerMetric.Name(metric)} on the clean prompt ({what}): its gradients vanish there, so AtP and R̃ read ≈ 0 where patching need not. Use the logit difference (the default), or patching.";

@@ -7,10 +7,15 @@ namespace CircuitDsl.Runtime.Tests.Experiments;
 /// <summary>Plans become prompt pairs as declared (here with the bundled GPT-2 vocabulary, no weights needed).</summary>
 public class ExperimentRunnerTests
 {
-    private static ExperimentPlan Plan(string template, (string, string[])[] slots, string answer, string wrong, string swap, string with, string prefix) =>
+    private static ExperimentPlan Plan(string template, (string, string[])[] slots, string answer, string wrong, string swap, string with, string prefix,
+        Metric metric = Metric.LogitDifference) =>
         new("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], template,
             [.. slots.Select(s => new KeyValuePair<string, string[]>(s.Item1, s.Item2))], answer, wrong, PerturbationKind.SwapSlot, swap, with,
-            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, prefix);
+            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, prefix, metric: metric);
+
+    // Two names swapped as the giver, three values for B: two of the six fills would swap a name for itself.
+    private static ExperimentPlan NameSwap(string answer, Metric metric) => Plan("When {A} and {B} went to the store, {B} gave a drink to",
+        [("A", ["Mary", "John"]), ("B", ["Mary", "John", "Tom"])], answer, "", "B", "A", " ", metric);
 
     [Fact]
     public void Greater_than_years_continue_the_word_and_name_swaps_start_a_new_one()
@@ -32,9 +37,7 @@ public class ExperimentRunnerTests
     public void A_log_probability_plan_needs_no_wrong_slot_and_never_swaps_a_name_for_itself()
     {
         var gpt2 = TokenizerLoader.Gpt2();
-        var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "When {A} and {B} went to the store, {B} gave a drink to",
-            [new("A", ["Mary", "John"]), new("B", ["Mary", "John", "Tom"])], "A", "", PerturbationKind.SwapSlot, "B", "A",
-            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, " ", metric: Metric.LogProbability);
+        var plan = NameSwap("A", Metric.LogProbability);
         var pairs = ExperimentRunner.Pairs(gpt2, plan);
         pairs.Should().HaveCount(4, "of six fills, two would swap a name for itself and corrupt nothing");
         pairs.Should().OnlyContain(p => p.Wrong == p.Answer && !p.Clean.SequenceEqual(p.Corrupted));
@@ -45,9 +48,7 @@ public class ExperimentRunnerTests
     public void A_kl_plan_needs_no_answer_slot_and_its_pairs_read_no_token()
     {
         var gpt2 = TokenizerLoader.Gpt2();
-        var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "When {A} and {B} went to the store, {B} gave a drink to",
-            [new("A", ["Mary", "John"]), new("B", ["Mary", "John", "Tom"])], "", "", PerturbationKind.SwapSlot, "B", "A",
-            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, " ", metric: Metric.KlDivergence);
+        var plan = NameSwap("", Metric.KlDivergence);
         var pairs = ExperimentRunner.Pairs(gpt2, plan);
         pairs.Should().HaveCount(4).And.OnlyContain(p => p.Answer == 0 && p.Wrong == 0 && !p.Clean.SequenceEqual(p.Corrupted));
         ExperimentRunner.ToMetricKind(plan.Metric).Should().Be(MetricKind.KlDivergence);
