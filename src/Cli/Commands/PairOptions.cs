@@ -12,7 +12,7 @@ internal sealed class PairOptions
     public Option<string?> Corrupt { get; } = new("--corrupt") { Description = "Corrupted prompt text (same number of tokens)." };
     public Option<string?> Answer { get; } = new("--answer") { Description = "Answer token: text (' Mary') or id ('#5335'); must be one token (not needed for --metric kl)." };
     public Option<string?> Wrong { get; } = new("--wrong") { Description = "Competing token: text or '#id' (not needed for --metric logprob or kl)." };
-    public Option<FileInfo?> Pairs { get; } = new("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids)." };
+    public Option<FileInfo?> Pairs { get; } = new("--pairs") { Description = "JSON lines of {clean, corrupted, answer, wrong} (text or ids; answer and wrong may be arrays, token sets the metric reads as one)." };
     public Option<string> Metric { get; } = new("--metric")
     {
         Description = "What to explain at the last position: logit_diff (answer − wrong logit), prob_diff (p(answer) − p(wrong)), logprob (log p(answer)) or kl (KL of the next-token distribution from the clean prompt's).",

@@ -49,9 +49,18 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <summary>The logit difference of <paramref name="answer"/> over <paramref name="wrong"/>.</summary>
     public AnswerMetric(int answer, int wrong) : this(MetricKind.LogitDifference, answer, wrong) { }
 
-    /// <summary>The metric of <paramref name="pair"/>'s answer (and wrong token). <see cref="MetricKind.KlDivergence"/>
+    /// <summary>The metric of sets of tokens: <paramref name="answers"/> (Greater-Than: every year above YY) against
+    /// <paramref name="wrongs"/> (the rest). Probabilities sum over a set, logits average.</summary>
+    public AnswerMetric(MetricKind metric, IReadOnlyList<int> answers, IReadOnlyList<int> wrongs)
+        : this(metric, answers.Count > 0 ? answers[0] : throw new ArgumentException("The answer set is empty.", nameof(answers)), wrongs.Count > 0 ? wrongs[0] : answers[0])
+    {
+        Answers = answers;
+        Wrongs = wrongs.Count > 0 ? wrongs : [answers[0]];
+    }
+
+    /// <summary>The metric of <paramref name="pair"/>'s answer (and wrong token), or of its token sets. <see cref="MetricKind.KlDivergence"/>
     /// also needs the clean run's distribution: use <see cref="ForPairs"/> (or <see cref="KlFrom"/>) for it.</summary>
-    public static AnswerMetric Of(MetricKind metric, PromptPair pair) => new(metric, pair.Answer, pair.Wrong);
+    public static AnswerMetric Of(MetricKind metric, PromptPair pair) => new(metric, pair.AnswerTokens, pair.WrongTokens);
 
     /// <summary>KL(p_clean ‖ p) from the clean run's log-probabilities at its last position, [V].</summary>
     public static AnswerMetric KlFrom(Tensor cleanLogProbabilities)
@@ -98,10 +107,16 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <inheritdoc />
     public string Kind => Name(metric);
 
-    /// <summary>Answer token id (not read by <see cref="MetricKind.KlDivergence"/>).</summary>
+    /// <summary>Answer token id (the first of <see cref="Answers"/>; not read by <see cref="MetricKind.KlDivergence"/>).</summary>
     public int Answer => answer;
 
-    /// <summary>Wrong token id (read by the logit and probability differences only).</summary>
+    /// <summary>Every answer token read: <see cref="Answer"/> alone unless built from a set.</summary>
+    public IReadOnlyList<int> Answers { get; } = [answer];
+
+    /// <summary>Every wrong token read (by the differences only): <see cref="Wrong"/> alone unless built from a set.</summary>
+    public IReadOnlyList<int> Wrongs { get; } = [wrong];
+
+    /// <summary>Wrong token id (the first of <see cref="Wrongs"/>; read by the logit and probability differences only).</summary>
     public int Wrong => wrong;
 
     /// <summary>The short name of a metric in reports, JSON and the command line: <c>logit_diff</c>, <c>prob_diff</c>, <c>logprob</c>, <c>kl</c>.</summary>
@@ -158,21 +173,28 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         if (rows.Any(x => x.Metric != metric)) throw new ArgumentException("Rows of one pass measure one kind of metric.", nameof(rows));
         if (metric == MetricKind.LogitDifference)
         {
-            if (rows.All(x => x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong))
+            if (rows.All(x => x.Answers.Count == 1 && x.Wrongs.Count == 1 && x.Answer == rows[0].Answer && x.Wrong == rows[0].Wrong))
             {
                 static Tensor Difference(Tensor x) => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]);
                 return new([rows[0].Answer, rows[0].Wrong], Difference, j => j.Map(Difference));
             }
-            long[] tokens = [.. rows.SelectMany(x => new long[] { x.Answer, x.Wrong }).Distinct()];
-            Tensor Index(Func<AnswerMetric, int> token) => tensor(rows.Select(x => (long)Array.IndexOf(tokens, token(x))).ToArray(), device: device).unsqueeze(1);
-            var (a, w) = (Index(x => x.Answer), Index(x => x.Wrong));
-            Tensor PerRow(Tensor x) => Precision.AtLeastFloat32((x.gather(1, a) - x.gather(1, w)).squeeze(1));
+            // Mean logit of each row's answers minus its wrong tokens': the columns any row reads, weighted per row.
+            long[] tokens = [.. rows.SelectMany(x => x.Answers.Concat(x.Wrongs)).Select(t => (long)t).Distinct()];
+            var weights = new double[rows.Count, tokens.Length];
+            for (int b = 0; b < rows.Count; b++)
+            {
+                foreach (int t in rows[b].Answers) weights[b, Array.IndexOf(tokens, (long)t)] += 1.0 / rows[b].Answers.Count;
+                foreach (int t in rows[b].Wrongs) weights[b, Array.IndexOf(tokens, (long)t)] -= 1.0 / rows[b].Wrongs.Count;
+            }
+            var weight = tensor(weights, device: device);
+            Tensor PerRow(Tensor x)
+            {
+                var logits = Precision.AtLeastFloat32(x);
+                return (logits * weight.to_type(logits.dtype)).sum(1);
+            }
             return new(tokens, PerRow, j => j.Map(PerRow));
         }
 
-        Tensor Column(Func<AnswerMetric, int> token) => tensor(rows.Select(x => (long)token(x)).ToArray(), device: device).unsqueeze(1);
-        var (answer, wrong) = (Column(x => x.Answer), Column(x => x.Wrong));
-        static Tensor Pick(Tensor x, Tensor token) => x.gather(1, token).squeeze(1);
         // log p = logit − log Σ exp(logits), in at least float32; for jets through log-sum-exp's own jet.
         static Tensor LogSoftmax(Tensor logits) => Precision.AtLeastFloat32(logits).log_softmax(1);
         static Jet LogSoftmaxJet(Jet logits)
@@ -180,8 +202,6 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
             var x = logits.Map(Precision.AtLeastFloat32);
             return x - x.LogSumExpLast();
         }
-        if (metric == MetricKind.LogProbability)
-            return new(null, x => Pick(LogSoftmax(x), answer), j => LogSoftmaxJet(j).Map(v => Pick(v, answer)));
         if (metric == MetricKind.KlDivergence)
         {
             // Σ p_clean (log p_clean − log p): the clean terms are constants, so derivatives are −Σ p_clean · (log p)'.
@@ -191,17 +211,37 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
                 x => (p * (reference - LogSoftmax(x))).sum(1),
                 j => LogSoftmaxJet(j).Map(v => (p * (reference - v)).sum(1), d => -(p * d).sum(1)));
         }
+
+        // Each row's tokens as gathered columns of log p: its answers (+1), then its wrong tokens (−1) where read,
+        // padded to the longest row with its first answer at sign 0.
+        bool readsWrong = ReadsWrongToken(metric);
+        var (columns, sign) = TokenColumns(rows, readsWrong, device);
+        Tensor Pick(Tensor logP) => logP.gather(1, columns);
+        if (metric == MetricKind.LogProbability)
+        {
+            // log Σ_answers p: log-sum-exp over the answers' columns, the padding left out.
+            var padding = sign.eq(0);
+            return new(null,
+                x => Pick(LogSoftmax(x)).masked_fill(padding, double.NegativeInfinity).logsumexp(1),
+                j => LogSoftmaxJet(j).Map(Pick).MaskedFill(padding, double.NegativeInfinity).LogSumExpLast().Map(v => v.squeeze(1)));
+        }
         return new(null,
-            x =>
-            {
-                var p = LogSoftmax(x).exp();
-                return Pick(p, answer) - Pick(p, wrong);
-            },
-            j =>
-            {
-                var logP = LogSoftmaxJet(j);
-                return logP.Map(v => Pick(v, answer)).Elementwise(JetFunctions.Exp) - logP.Map(v => Pick(v, wrong)).Elementwise(JetFunctions.Exp);
-            });
+            x => (Pick(LogSoftmax(x)).exp() * sign).sum(1),
+            j => LogSoftmaxJet(j).Map(Pick).Elementwise(JetFunctions.Exp).Map(v => (v * sign).sum(1)));
+    }
+
+    // [B, k] token ids and signs: each row's answers (+1), then, when read, its wrong tokens (−1), padded with sign 0.
+    private static (Tensor Columns, Tensor Sign) TokenColumns(IReadOnlyList<AnswerMetric> rows, bool readsWrong, Device device)
+    {
+        int width = rows.Max(x => x.Answers.Count + (readsWrong ? x.Wrongs.Count : 0));
+        var (columns, sign) = (new long[rows.Count, width], new float[rows.Count, width]);
+        for (int b = 0; b < rows.Count; b++)
+        {
+            var read = rows[b].Answers.Select(t => (t, 1f)).Concat(readsWrong ? rows[b].Wrongs.Select(t => (t, -1f)) : []).ToArray();
+            for (int k = 0; k < width; k++)
+                (columns[b, k], sign[b, k]) = k < read.Length ? (read[k].t, read[k].Item2) : (rows[b].Answer, 0f);
+        }
+        return (tensor(columns, device: device), tensor(sign, device: device));
     }
 
     // The rows' clean distributions, [B, V] (or [1, V] when every row compares with the same one).

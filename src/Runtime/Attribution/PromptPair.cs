@@ -12,6 +12,32 @@ namespace CircuitDsl.Runtime.Attribution;
 /// does not read it, and it may then equal <paramref name="Answer"/>.</param>
 public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Corrupted, int Answer, int Wrong)
 {
+    /// <summary>A pair whose metric reads sets of tokens: <paramref name="answers"/> (Greater-Than: every year above
+    /// YY) against <paramref name="wrongs"/> (the years up to YY; empty for a metric that reads none). Probabilities sum
+    /// over a set, logits average, and the log-probability is the set's.</summary>
+    public static PromptPair WithSets(IReadOnlyList<int> clean, IReadOnlyList<int> corrupted, IReadOnlyList<int> answers, IReadOnlyList<int> wrongs)
+    {
+        if (answers.Count == 0) throw new AttributionInputException("The answer set is empty; give at least one token.");
+        int answer = answers[0], wrong = wrongs.Count > 0 ? wrongs[0] : answer;
+        return new(clean, corrupted, answer, wrong)
+        {
+            AnswerSet = answers.Count > 1 ? answers : null,
+            WrongSet = wrongs.Count > 1 ? wrongs : null,
+        };
+    }
+
+    /// <summary>Every answer token, when the metric reads a set (see <see cref="WithSets"/>); null for <see cref="Answer"/> alone.</summary>
+    public IReadOnlyList<int>? AnswerSet { get; init; }
+
+    /// <summary>Every wrong token, when the metric reads a set; null for <see cref="Wrong"/> alone.</summary>
+    public IReadOnlyList<int>? WrongSet { get; init; }
+
+    /// <summary>The answer tokens the metric reads: <see cref="AnswerSet"/>, else <see cref="Answer"/>.</summary>
+    public IReadOnlyList<int> AnswerTokens => AnswerSet ?? [Answer];
+
+    /// <summary>The wrong tokens the metric reads: <see cref="WrongSet"/>, else <see cref="Wrong"/>.</summary>
+    public IReadOnlyList<int> WrongTokens => WrongSet ?? [Wrong];
+
     /// <summary>
     /// The first position where the prompts differ (0 when they do not): attention is causal, so every activation
     /// before it is the same in both runs and patching changes nothing there.
@@ -33,12 +59,17 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
             throw new AttributionInputException($"Pair {index}: the clean prompt is empty.");
         if (Clean.Count != Corrupted.Count)
             throw new AttributionInputException($"Pair {index}: clean and corrupted prompts must tokenise to the same length (clean {Clean.Count} tokens, corrupted {Corrupted.Count}); activation differences are taken position by position.");
-        foreach (int id in Clean.Concat(Corrupted).Append(Answer).Append(Wrong))
+        foreach (int id in Clean.Concat(Corrupted).Concat(AnswerTokens).Concat(WrongTokens))
             if (id < 0 || id >= vocabSize)
                 throw new AttributionInputException($"Pair {index}: token id {id} is outside the vocabulary 0..{vocabSize - 1}.");
+        foreach (var (set, name) in new[] { (AnswerSet, "answer"), (WrongSet, "wrong") })
+            if (set?.GroupBy(t => t).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new AttributionInputException($"Pair {index}: token {twice.Key} is listed twice in the {name} set; a set counts each token once.");
         // Either would give every estimate and every patch 0, silently.
-        if (Answer == Wrong && AnswerMetric.ReadsWrongToken(metric))
+        if (AnswerSet is null && WrongSet is null && Answer == Wrong && AnswerMetric.ReadsWrongToken(metric))
             throw new AttributionInputException($"Pair {index}: the answer and the wrong token are the same ({Answer}), so the {(metric == MetricKind.LogitDifference ? "logit" : "probability")} difference is 0 in every run; give a competing token, or measure the answer's log-probability.");
+        if (AnswerMetric.ReadsWrongToken(metric) && AnswerTokens.Intersect(WrongTokens).ToArray() is [int shared, ..] && (AnswerSet is not null || WrongSet is not null))
+            throw new AttributionInputException($"Pair {index}: token {shared} is both an answer and a wrong token; the sets must not overlap.");
         if (Clean.SequenceEqual(Corrupted))
             throw new AttributionInputException($"Pair {index}: the clean and corrupted prompts are the same tokens, so no activation differs between them; corrupt the prompt.");
     }
@@ -60,7 +91,8 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
     }
 
     /// <summary>Reads pairs from JSON lines: <c>{"clean":…, "corrupted":…, "answer":…, "wrong":…}</c> (text), or the
-    /// same keys with id arrays / ids. A token the metric does not read may be left out: "wrong" for
+    /// same keys with id arrays / ids. "answer" and "wrong" may each be an array of tokens (text or ids), a set the
+    /// metric reads as one (<see cref="WithSets"/>). A token the metric does not read may be left out: "wrong" for
     /// <see cref="MetricKind.LogProbability"/>, both for <see cref="MetricKind.KlDivergence"/> (they are then 0, unread).</summary>
     public static IReadOnlyList<PromptPair> ReadJsonl(string path, ITextTokenizer? tokenizer, MetricKind metric = MetricKind.LogitDifference)
     {
@@ -77,8 +109,9 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
                 var e = doc.RootElement;
                 var (clean, corrupted) = (Ids(e, "clean"), Ids(e, "corrupted"));
                 bool Has(string key) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(key, out _);
-                int answer = AnswerMetric.ReadsAnswerToken(metric) || Has("answer") ? Id(e, "answer") : 0;
-                pairs.Add(new PromptPair(clean, corrupted, answer, AnswerMetric.ReadsWrongToken(metric) || Has("wrong") ? Id(e, "wrong") : answer));
+                IReadOnlyList<int> answers = AnswerMetric.ReadsAnswerToken(metric) || Has("answer") ? Tokens(e, "answer") : [0];
+                IReadOnlyList<int> wrongs = AnswerMetric.ReadsWrongToken(metric) || Has("wrong") ? Tokens(e, "wrong") : [];
+                pairs.Add(WithSets(clean, corrupted, answers, wrongs));
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException)
             {
@@ -98,11 +131,13 @@ public sealed record PromptPair(IReadOnlyList<int> Clean, IReadOnlyList<int> Cor
         JsonElement Field(JsonElement e, string key) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(key, out var v) ? v
             : throw new AttributionInputException($"{path}:{line}: no \"{key}\"; expected {{\"clean\", \"corrupted\", \"answer\", \"wrong\"}}.");
 
-        int Id(JsonElement e, string key)
+        // One token, or a set of them as an array; each an id or a one-token text.
+        IReadOnlyList<int> Tokens(JsonElement e, string key)
         {
             var v = Field(e, key);
-            if (v.ValueKind == JsonValueKind.Number) return v.GetInt32();
-            return SingleToken(tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give a token id."), v.GetString()!);
+            int Token(JsonElement t) => t.ValueKind == JsonValueKind.Number ? t.GetInt32()
+                : SingleToken(tokenizer ?? throw new AttributionInputException($"{path}:{line}: '{key}' is text but the model has no tokenizer; give token ids."), t.GetString()!);
+            return v.ValueKind == JsonValueKind.Array ? [.. v.EnumerateArray().Select(Token)] : [Token(v)];
         }
     }
 }

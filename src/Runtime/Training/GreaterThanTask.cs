@@ -74,5 +74,16 @@ public sealed class GreaterThanTask : ToyTask
         })];
     }
 
+    /// <summary>
+    /// The same prompts measured as Hanna et al. do: every year above YY is an answer and every year up to YY a wrong
+    /// token, so the probability difference is p(year &gt; YY) − p(year ≤ YY) (<see cref="PromptPair.WithSets"/>).
+    /// </summary>
+    public IReadOnlyList<PromptPair> YearSetPairs(int count, int seed) =>
+        [.. Pairs(count, seed).Select(p =>
+        {
+            int yy = Enumerable.Range(0, 100).First(y => YearId(y) == p.Clean[8]); // the start year, at position 8
+            return PromptPair.WithSets(p.Clean, p.Corrupted, [.. Enumerable.Range(yy + 1, 99 - yy).Select(YearId)], [.. Enumerable.Range(0, yy + 1).Select(YearId)]);
+        })];
+
     private static string Sentence(int yy) => string.Join(" ", Prefix) + " " + Year(yy) + " " + string.Join(" ", Middle);
 }

@@ -29,8 +29,9 @@ public class EngineDerivativeTests
         : Fixtures.Load(name, ScalarType.Float64);
 
     /// <summary>A model in float64, a pair differing at positions 2 and 5, components of every kind, and the pair's
-    /// state measured by <paramref name="metric"/>.</summary>
-    internal static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric = MetricKind.LogitDifference)
+    /// state measured by <paramref name="metric"/> (of the token sets {3, 4, 7} against {5, 6} with <paramref name="sets"/>,
+    /// else of token 3 against 5).</summary>
+    internal static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric = MetricKind.LogitDifference, bool sets = false)
     {
         var model = Load(name);
         var c = model.Config;
@@ -41,7 +42,7 @@ public class EngineDerivativeTests
         IReadOnlyList<Component> components =
             [.. Components.Heads(c), .. Components.Mlps(c), new Component(ComponentKind.Neuron, 0, 3), new Component(ComponentKind.Residual, 1, 4),
              new Component(ComponentKind.Query, 0, 1), new Component(ComponentKind.Key, c.Layers - 1, 0), new Component(ComponentKind.Head, 0, 1, Position: 5)];
-        var pair = new PromptPair(clean, corrupted, 3, 5);
+        var pair = sets ? PromptPair.WithSets(clean, corrupted, [3, 4, 7], [5, 6]) : new PromptPair(clean, corrupted, 3, 5);
         var state = PairState.Build(model, pair, [.. components.Select(x => x.Site).Distinct()], null, false, new CostLedger(), out _, metric: metric);
         return (model, state, new ComponentMasks(components, c, clean.Length, model.Device), pair);
     }

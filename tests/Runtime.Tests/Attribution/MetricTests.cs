@@ -13,45 +13,63 @@ namespace CircuitDsl.Runtime.Tests.Attribution;
 
 /// <summary>
 /// The probability difference, the log-probability and the KL divergence from the clean distribution, which read every
-/// logit through the softmax: their values
-/// against the definition on full logits, their derivatives (jets, double backward, finite differences) on the five
+/// logit through the softmax, and every token metric of token sets: their values against the definition on full logits, their derivatives (jets, double backward, finite differences) on the five
 /// families' synthetic weights and stories260K, pairs sharing passes, and the engine end to end.
 /// </summary>
 public class MetricTests
 {
-    public static TheoryData<string, MetricKind> ModelsAndMetrics() => EngineDerivativeTests.ModelsWith(MetricKind.ProbabilityDifference, MetricKind.LogProbability, MetricKind.KlDivergence);
+    /// <summary>The softmax metrics of single tokens, and every token metric of token sets (the KL reads none).</summary>
+    public static TheoryData<string, MetricKind, bool> ModelsAndMetrics()
+    {
+        var data = new TheoryData<string, MetricKind, bool>();
+        foreach (var name in EngineDerivativeTests.Models)
+        {
+            foreach (var metric in new[] { MetricKind.ProbabilityDifference, MetricKind.LogProbability, MetricKind.KlDivergence }) data.Add(name, metric, false);
+            foreach (var metric in new[] { MetricKind.LogitDifference, MetricKind.ProbabilityDifference, MetricKind.LogProbability }) data.Add(name, metric, true);
+        }
+        return data;
+    }
 
-    private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric) => EngineDerivativeTests.Setup(name, metric);
+    private static (HookedTransformer, PairState, ComponentMasks, PromptPair) Setup(string name, MetricKind metric, bool sets = false) =>
+        EngineDerivativeTests.Setup(name, metric, sets);
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]
-    public void The_metric_is_its_definition_on_the_full_logits(string name, MetricKind metric)
+    public void The_metric_is_its_definition_on_the_full_logits(string name, MetricKind metric, bool sets)
     {
-        var (model, state, _, pair) = Setup(name, metric);
+        var (model, state, _, pair) = Setup(name, metric, sets);
         using var scope = NewDisposeScope();
-        double[] LogP(IReadOnlyList<int> prompt)
+        double[] Logits(IReadOnlyList<int> prompt) => model.Forward(ModelInput.Single(prompt, model.Device))[0, -1].to_type(ScalarType.Float64).data<double>().ToArray();
+        double[] LogP(double[] logits)
         {
-            var logits = model.Forward(ModelInput.Single(prompt, model.Device))[0, -1].to_type(ScalarType.Float64).data<double>().ToArray();
             double max = logits.Max(), normaliser = Math.Log(logits.Sum(x => Math.Exp(x - max))) + max;
             return [.. logits.Select(x => x - normaliser)];
         }
-        var (clean, corrupted) = (LogP(pair.Clean), LogP(pair.Corrupted));
-        double Expected(double[] logP) => metric switch
+        var (cleanLogits, corruptedLogits) = (Logits(pair.Clean), Logits(pair.Corrupted));
+        var clean = LogP(cleanLogits);
+        // A set's probability is the sum of its tokens', its logit their mean.
+        double Expected(double[] logits)
         {
-            MetricKind.LogProbability => logP[pair.Answer],
-            MetricKind.KlDivergence => clean.Select((c, v) => Math.Exp(c) * (c - logP[v])).Sum(),
-            _ => Math.Exp(logP[pair.Answer]) - Math.Exp(logP[pair.Wrong]),
-        };
-        state.CleanMetric.Should().BeApproximately(Expected(clean), 1e-10);
-        state.CorruptedMetric.Should().BeApproximately(Expected(corrupted), 1e-10);
+            var logP = LogP(logits);
+            double P(IEnumerable<int> tokens) => tokens.Sum(t => Math.Exp(logP[t]));
+            return metric switch
+            {
+                MetricKind.LogitDifference => pair.AnswerTokens.Average(t => logits[t]) - pair.WrongTokens.Average(t => logits[t]),
+                MetricKind.LogProbability => Math.Log(P(pair.AnswerTokens)),
+                MetricKind.KlDivergence => clean.Select((c, v) => Math.Exp(c) * (c - logP[v])).Sum(),
+                _ => P(pair.AnswerTokens) - P(pair.WrongTokens),
+            };
+        }
+        state.CleanMetric.Should().BeApproximately(Expected(cleanLogits), 1e-10);
+        state.CorruptedMetric.Should().BeApproximately(Expected(corruptedLogits), 1e-10);
         state.Metric.Kind.Should().Be(AnswerMetric.Name(metric));
     }
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]
-    public void Jets_equal_the_double_backward_and_finite_differences_and_atp_is_phi_prime_at_zero(string name, MetricKind metric)
+    public void Jets_equal_the_double_backward_and_finite_differences_and_atp_is_phi_prime_at_zero(string name, MetricKind metric, bool sets)
     {
-        var (model, state, masks, _) = Setup(name, metric);
+        var (model, state, masks, _) = Setup(name, metric, sets);
         var components = masks.Components;
         var all = Enumerable.Range(0, components.Count).ToArray();
         var rows = all.SelectMany(c => new[] { 0.0, 0.4, 1.0 }.Select(t => new PhiRow(c, t))).ToArray();
@@ -83,15 +101,16 @@ public class MetricTests
 
     [SkippableTheory]
     [MemberData(nameof(ModelsAndMetrics))]
-    public void Pairs_with_their_own_answers_sharing_passes_and_chunks_equal_each_pair_alone(string name, MetricKind metric)
+    public void Pairs_with_their_own_answers_sharing_passes_and_chunks_equal_each_pair_alone(string name, MetricKind metric, bool sets)
     {
-        var (model, _, masks, first) = Setup(name, metric);
+        var (model, _, masks, first) = Setup(name, metric, sets);
         Site[] sites = [.. masks.Components.Select(x => x.Site).Distinct()];
         PromptPair[] pairs = [first, .. new[] { 1, 4 }.Select(at =>
         {
             var corrupted = first.Clean.ToArray();
             corrupted[at] = (corrupted[at] + 11) % model.Config.VocabSize;
-            return new PromptPair(first.Clean, corrupted, at + 1, at + 2);
+            // With sets, smaller ones than the first pair's: rows of one pass read sets of different sizes.
+            return sets ? PromptPair.WithSets(first.Clean, corrupted, [at + 1, at + 8], [at + 2]) : new PromptPair(first.Clean, corrupted, at + 1, at + 2);
         })];
         var probes = pairs.Select((_, i) => new HutchinsonProbes(masks, count: 2, seed: i)).ToArray();
         var shared = PairState.BuildMany(model, pairs, sites, null, false, new CostLedger(), out _, probes, metric: metric);
