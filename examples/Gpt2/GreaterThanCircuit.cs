@@ -1,3 +1,4 @@
+using System.Globalization;
 using CircuitDsl;
 
 namespace CircuitDsl.Examples.Gpt2;
@@ -21,3 +22,23 @@ public static partial class GreaterThanCircuit
 [Slot("Early", "01")]
 [SwapSlot("YY", With = "Early")]
 public static partial class GreaterThanYears;
+
+/// <summary>
+/// The same corruption measured as Hanna et al. do: p(year &gt; YY) − p(year ≤ YY), every two-digit year (one GPT-2
+/// token each after "17") on one side or the other.
+/// </summary>
+[Experiment(typeof(GreaterThanCircuit), Pairs = 16, Metric = Metric.ProbabilityDifference)]
+[Template("The war lasted from the year 17{YY} to the year 17", AnswerPrefix = "")]
+[Slot("YY", "32", "45", "56", "63", "70")]
+[Slot("Early", "01")]
+[SwapSlot("YY", With = "Early")]
+[AnswerSets(nameof(YearsAround))]
+public static partial class GreaterThanProbability
+{
+    private static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots)
+    {
+        int yy = int.Parse(slots["YY"], CultureInfo.InvariantCulture);
+        string[] Years(int from, int to) => [.. Enumerable.Range(from, to - from + 1).Select(y => y.ToString("00", CultureInfo.InvariantCulture))];
+        return (Years(yy + 1, 99), Years(0, yy));
+    }
+}

@@ -23,4 +23,7 @@ var years = GreaterThanYears.Run(model, tokenizer);
 foreach (var e in years.YearHeads.Concat(years.LateMlps))
     Console.WriteLine($"  Greater-Than {e.Id,-6} patching {e.Patching,8:F3}  estimate {e.Estimate,8:F3} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
 foreach (var edge in years.Edges) Console.WriteLine($"  Greater-Than edge {edge}");
+var probability = GreaterThanProbability.Run(model, tokenizer);
+foreach (var e in probability.YearHeads.Concat(probability.LateMlps))
+    Console.WriteLine($"  Greater-Than p(later) − p(earlier) {e.Id,-6} patching {e.Patching,8:F3}  estimate {e.Estimate,8:F3} ± {e.Bound:G2}  R̃ {e.RTilde:F2}{(e.Flagged ? "  FLAG" : "")}");
 return 0;

@@ -312,6 +312,23 @@ public sealed class RandomTokensAttribute : Attribute
     public int[] Positions { get; }
 }
 
+/// <summary>
+/// The answer and wrong tokens as sets computed from each pair's slot values, by a function on the class:
+/// <c>static (string[] Answers, string[] Wrongs) Name(IReadOnlyDictionary&lt;string, string&gt; slots)</c> — Greater-Than's
+/// years above YY against the years up to it. Each value becomes a token as slot values do (after
+/// <see cref="TemplateAttribute.AnswerPrefix"/>); probabilities sum over a set, logits average. Replaces the template's
+/// Answer and Wrong slots.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class AnswerSetsAttribute : Attribute
+{
+    /// <summary>The method's name (use nameof).</summary>
+    public AnswerSetsAttribute(string method) => Method = method;
+
+    /// <summary>Method name.</summary>
+    public string Method { get; }
+}
+
 /// <summary>Corrupts with a user function <c>static string Name(string clean, System.Random random)</c> on the class.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class CorruptWithAttribute : Attribute

@@ -167,9 +167,11 @@ public sealed class ExperimentPlan
         IReadOnlyList<KeyValuePair<string, string[]>> slots, string answerSlot, string wrongSlot, PerturbationKind perturbation,
         string swapSlot, string swapWith, IReadOnlyList<int> randomPositions, Func<string, Random, string>? corrupt,
         Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ",
-        IReadOnlyList<CircuitEdge>? edges = null, Metric metric = Metric.LogitDifference)
+        IReadOnlyList<CircuitEdge>? edges = null, Metric metric = Metric.LogitDifference,
+        Func<IReadOnlyDictionary<string, string>, (string[] Answers, string[] Wrongs)>? answerSets = null)
     {
         Metric = metric;
+        AnswerSets = answerSets;
         AnswerPrefix = answerPrefix;
         Edges = edges ?? new CircuitEdge[0];
         Name = name; Circuit = circuit; Model = model; Groups = groups; Template = template; Slots = slots;
@@ -196,8 +198,11 @@ public sealed class ExperimentPlan
     public string AnswerPrefix { get; }
     /// <summary>Answer slot.</summary>
     public string AnswerSlot { get; }
-    /// <summary>Wrong slot ("" when the metric reads no wrong token).</summary>
+    /// <summary>Wrong slot ("" when the metric reads no wrong token, or the answers are sets).</summary>
     public string WrongSlot { get; }
+    /// <summary>The answer and wrong token sets of a pair from its slot values (<see cref="AnswerSetsAttribute"/>); null
+    /// when the answer and wrong slots name single tokens.</summary>
+    public Func<IReadOnlyDictionary<string, string>, (string[] Answers, string[] Wrongs)>? AnswerSets { get; }
     /// <summary>What the attribution explains.</summary>
     public Metric Metric { get; }
     /// <summary>Perturbation kind.</summary>

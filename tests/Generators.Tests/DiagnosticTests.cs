@@ -44,15 +44,23 @@ public class DiagnosticTests
                      "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static partial ComponentGroup G { get; } }" },
         { "CDSL013", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", perturbation: ""), "E",
                      Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]") },
+        { "CDSL015", Experiment("[Template(\"{A} met {B}, then {B} left\")] [AnswerSets(\"Sets\")]", body: " { static string[] Sets(System.Collections.Generic.IReadOnlyDictionary<string, string> slots) => new[] { slots[\"A\"] }; }"), "\"Sets\"",
+                     Experiment("[Template(\"{A} met {B}, then {B} left\")] [AnswerSets(\"Sets\")]", body: AnswerSets) },
     };
 
-    private static string Experiment(string template, string settings = "Pairs = 4", string perturbation = "[SwapSlot(\"B\", With = \"A\")]") => $$"""
+    // Answers: the slot A's name; wrong tokens: every other name.
+    private const string AnswerSets = """
+         { static (string[] Answers, string[] Wrongs) Sets(System.Collections.Generic.IReadOnlyDictionary<string, string> slots) =>
+             (new[] { slots["A"] }, slots["A"] == "Mary" ? new[] { "John" } : new[] { "Mary" }); }
+        """;
+
+    private static string Experiment(string template, string settings = "Pairs = 4", string perturbation = "[SwapSlot(\"B\", With = \"A\")]", string body = ";") => $$"""
         [Circuit(typeof(Toy))] public static partial class C { [Heads("1.0")] public static partial ComponentGroup G { get; } }
         [Experiment(typeof(C), {{settings}})]
         {{template}}
         [Slot("A", "Mary", "John")] [Slot("B", "Mary", "John")]
         {{perturbation}}
-        public static partial class E;
+        public static partial class E{{body}}
         """;
 
     [Theory]
@@ -117,6 +125,17 @@ public class DiagnosticTests
             outcome.AllDiagnostics.Should().BeEmpty("the generated plan compiles");
         }
         else cdsl.Should().ContainSingle(d => d.Id == "CDSL008").Which.GetMessage().Should().Contain(missing);
+    }
+
+    [Fact]
+    public void Answer_sets_replace_the_answer_and_wrong_slots_and_are_emitted_into_the_plan()
+    {
+        var sets = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\")] [AnswerSets(\"Sets\")]", body: AnswerSets), ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
+        sets.AllDiagnostics.Should().BeEmpty();
+        sets.Run.GeneratedTrees.Should().Contain(t => t.ToString().Contains("answerSets: Sets)"));
+        var both = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")] [AnswerSets(\"Sets\")]", body: AnswerSets),
+            ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
+        both.GeneratorDiagnostics.Should().ContainSingle(d => d.Id == "CDSL015").Which.GetMessage().Should().Contain("keep one");
     }
 
     [Theory]

@@ -53,6 +53,9 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor EdgeInput = Error("CDSL014",
         "Edge cannot be patched", "Edge {0} → {1}: {2}");
 
+    public static readonly DiagnosticDescriptor AnswerSets = Error("CDSL015",
+        "Answer sets are not well declared", "Experiment '{0}' {1}");
+
     public static readonly DiagnosticDescriptor InternalError = new("CDSL099",
         "CircuitDsl generator failed", "The CircuitDsl generator failed on '{0}': {1}; please report this", Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + "cdsl099");

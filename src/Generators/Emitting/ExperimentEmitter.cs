@@ -43,7 +43,8 @@ internal static class ExperimentEmitter
         w.Line($"    seed: {e.Seed},");
         w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)},");
         w.Line($"    edges: {circuit.FullName}.Edges,");
-        w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric >= 0 && e.Metric < Metrics.Length ? e.Metric : 0]});");
+        w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric >= 0 && e.Metric < Metrics.Length ? e.Metric : 0]},");
+        w.Line($"    answerSets: {(e.AnswerSetsMethod.Length > 0 ? e.AnswerSetsMethod : "null")});");
         if (hasRuntime)
         {
             w.Line();

@@ -41,6 +41,8 @@ internal static class ExperimentParser
         var template = Find("TemplateAttribute");
         string text = template is null ? "" : SymbolText.ConstructorValues(template).FirstOrDefault() as string ?? "";
         string answer = template is null ? "" : SymbolText.Named(template, "Answer", ""), wrong = template is null ? "" : SymbolText.Named(template, "Wrong", "");
+        var answerSets = Find("AnswerSetsAttribute");
+        string answerSetsMethod = answerSets is null ? "" : SymbolText.ConstructorValues(answerSets).FirstOrDefault() as string ?? "";
         var slots = attributes.Where(a => a.AttributeClass?.ToDisplayString() == "CircuitDsl.SlotAttribute").Select(a =>
         {
             var v = SymbolText.ConstructorValues(a);
@@ -56,7 +58,7 @@ internal static class ExperimentParser
             foreach (var slot in used.Where(s => !declared.Contains(s)))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.ArgumentLocation(template, 0), slot, "used in the template but has no [Slot(\"" + slot + "\", …)] values"));
             foreach (var (name, value) in new[] { ("Answer", answer), ("Wrong", wrong) })
-                if ((value.Length == 0 && !Optional(name, metric)) || (value.Length > 0 && !declared.Contains(value)))
+                if ((value.Length == 0 && !Optional(name, metric) && answerSets is null) || (value.Length > 0 && !declared.Contains(value)))
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UndeclaredSlot, SymbolText.NamedLocation(template, name), value.Length == 0 ? "(none)" : value,
                         $"named as {name} but not declared with [Slot]"));
             foreach (var slot in slots.Where(s => s.Spec.Values.Count == 0))
@@ -95,11 +97,25 @@ internal static class ExperimentParser
                     $"names '{corrupt}', which must be 'static string {corrupt}(string clean, System.Random random)' on the class"));
         }
 
+        if (answerSets is not null)
+        {
+            bool ok = type.GetMembers(answerSetsMethod).OfType<IMethodSymbol>().Any(m => m.IsStatic && m.Parameters.Length == 1
+                && m.Parameters[0].Type.ToDisplayString() == "System.Collections.Generic.IReadOnlyDictionary<string, string>"
+                && m.ReturnType is INamedTypeSymbol { IsTupleType: true } tuple && tuple.TupleElements.Length == 2
+                && tuple.TupleElements.All(x => x.Type is IArrayTypeSymbol { ElementType.SpecialType: SpecialType.System_String }));
+            if (!ok)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.AnswerSets, SymbolText.ArgumentLocation(answerSets, 0), type.Name,
+                    $"names '{answerSetsMethod}', which must be 'static (string[] Answers, string[] Wrongs) {answerSetsMethod}(IReadOnlyDictionary<string, string> slots)' on the class"));
+            if (answer.Length > 0 || wrong.Length > 0)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.AnswerSets, SymbolText.ArgumentLocation(answerSets, 0), type.Name,
+                    "declares both [AnswerSets] and the template's Answer/Wrong slots; keep one"));
+        }
+
         return new ExperimentSpec(SymbolText.Namespace(type), type.Name, SymbolText.FullName(type), circuit, location,
             SymbolText.Named(attribute, "Method", 0), SymbolText.Named(attribute, "CompareWithPatching", true), tau, k, igSteps, pairs,
             SymbolText.Named(attribute, "Seed", 0), text, answer, wrong, new EquatableArray<SlotSpec>(slots.Select(s => s.Spec).ToArray()),
             perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics),
-            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric);
+            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric, answerSetsMethod);
     }
 
     // Slots a metric does not read may be left out: Wrong under the log-probability, both under the KL divergence.

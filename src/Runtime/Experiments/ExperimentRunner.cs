@@ -66,8 +66,14 @@ public static class ExperimentRunner
             PerturbationKind.Function => tokenizer.Encode(plan.Corrupt!(clean, random)),
             _ => RandomTokens(cleanIds, plan.RandomPositions, tokenizer.VocabSize, random),
         };
-        int answer = plan.AnswerSlot.Length == 0 ? 0 : PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.AnswerSlot]);
-        return new PromptPair(cleanIds, corrupted, answer, plan.WrongSlot.Length == 0 ? answer : PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + fill[plan.WrongSlot]));
+        int Token(string value) => PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + value);
+        if (plan.AnswerSets is { } sets)
+        {
+            var (answers, wrongs) = sets(fill);
+            return PromptPair.WithSets(cleanIds, corrupted, [.. answers.Select(Token)], [.. wrongs.Select(Token)]);
+        }
+        int answer = plan.AnswerSlot.Length == 0 ? 0 : Token(fill[plan.AnswerSlot]);
+        return new PromptPair(cleanIds, corrupted, answer, plan.WrongSlot.Length == 0 ? answer : Token(fill[plan.WrongSlot]));
     }
 
     private static string Fill(string template, IReadOnlyDictionary<string, string> fill, (string Slot, string Value)? lastOccurrence)

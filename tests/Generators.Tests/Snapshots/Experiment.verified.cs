@@ -34,5 +34,6 @@ partial class Swap
         seed: 0,
         answerPrefix: " ",
         edges: global::Demo.ToyCircuit.Edges,
-        metric: global::CircuitDsl.Metric.LogitDifference);
+        metric: global::CircuitDsl.Metric.LogitDifference,
+        answerSets: null);
 }

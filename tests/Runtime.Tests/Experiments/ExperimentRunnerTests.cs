@@ -55,6 +55,26 @@ public class ExperimentRunnerTests
     }
 
     [Fact]
+    public void Answer_sets_become_token_sets_of_every_pair()
+    {
+        // Greater-Than on GPT-2's vocabulary: every two-digit year is one token after "17".
+        static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots)
+        {
+            int yy = int.Parse(slots["YY"], System.Globalization.CultureInfo.InvariantCulture);
+            return ([.. Enumerable.Range(yy + 1, 99 - yy).Select(y => $"{y:00}")], [.. Enumerable.Range(0, yy + 1).Select(y => $"{y:00}")]);
+        }
+        var gpt2 = TokenizerLoader.Gpt2();
+        var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "The war lasted from the year 17{YY} to the year 17",
+            [new("YY", ["32", "45"]), new("Early", ["01"])], "", "", PerturbationKind.SwapSlot, "YY", "Early",
+            [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, "", metric: Metric.ProbabilityDifference, answerSets: YearsAround);
+        var pairs = ExperimentRunner.Pairs(gpt2, plan);
+        pairs.Should().HaveCount(2).And.OnlyContain(p => p.AnswerTokens.Count + p.WrongTokens.Count == 100 && p.AnswerTokens.Intersect(p.WrongTokens).Count() == 0);
+        var at45 = pairs.Single(p => gpt2.Decode(p.Clean).Contains("1745"));
+        at45.AnswerTokens.Should().HaveCount(54).And.Contain(gpt2.Encode("46", false)[0]);
+        at45.WrongTokens.Should().Contain(gpt2.Encode("45", false)[0]);
+    }
+
+    [Fact]
     public void A_plan_whose_every_fill_corrupts_nothing_says_which_slots_must_differ()
     {
         var plan = Plan("{A} met {B}, then {B} left", [("A", ["Mary"]), ("B", ["Mary"])], "A", "B", "B", "A", " ");
