@@ -38,11 +38,16 @@ internal static class AttributeCommand
             Description = "Memory for the pairs' records of their clean runs, which make exact curvature cheaper (e.g. 2GB; 0 records none; pairs beyond it are as exact, slower).",
             DefaultValueFactory = _ => "2GB",
         };
+        var stateMemory = new Option<string>("--state-memory")
+        {
+            Description = "Memory for the pairs' states (clean caches, δ, gradients, records) kept from AtP to the later stages (e.g. 8GB; 0 keeps none; pairs beyond it are rebuilt by each stage that needs them).",
+            DefaultValueFactory = _ => "8GB",
+        };
         var devices = new Option<string?>("--devices") { Description = "Comma-separated devices (cuda:0,cuda:1 or cpu,cpu): one worker process per device, one shard each, merged." };
 
         var command = new Command("attribute", "Attribute a metric (by default the answer − wrong logit difference) to components with Screen–Flag–Fix.")
         {
-            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, recordMemory, json, report, shard, shardAxis, partial, devices,
+            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, recordMemory, stateMemory, json, report, shard, shardAxis, partial, devices,
         };
         foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -64,6 +69,7 @@ internal static class AttributeCommand
                 ScreenTauFraction = parse.GetValue(screenFraction),
                 MaxRowsPerChunk = parse.GetValue(rows),
                 CleanRecordBudget = CommonOptions.ParseBytes(parse.GetValue(recordMemory)!, "--record-memory", allowZero: true),
+                PairStateBudget = CommonOptions.ParseBytes(parse.GetValue(stateMemory)!, "--state-memory", allowZero: true),
             };
             var set = Components.Parse(parse.GetValue(components)!, m.Config, data.Min(p => p.Clean.Count));
             var console = Output.Console(parse);

@@ -37,7 +37,10 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             .Concat(components.Where(c => c.Kind is ComponentKind.Query or ComponentKind.Key).Select(c => new Site(SiteKind.AttnPattern, c.Layer)))
             .Distinct().ToList();
         var table = new PerPairTable(p, n);
-        var states = new PairState[p];
+        // Each pair's state while it fits the budget (null once released: a later stage rebuilds it), and what the
+        // result needs of every pair.
+        var states = new PairState?[p];
+        var (scales, cleanMetrics, corruptedMetrics, topProbabilities) = (new double[p], new double[p], new double[p], new double[p]);
         var all = Enumerable.Range(0, n).ToArray();
         bool Wants(CurvatureScreen s) => (o.ScreenFlagFix && o.Screen == s) || o.ExtraScreens.Contains(s);
         bool wantHutchinson = Wants(CurvatureScreen.Hutchinson), wantGradientDifference = Wants(CurvatureScreen.GradientDifference);
@@ -58,7 +61,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         // linear outputs, so the jets retire ẍ at each non-linear operation and take their value from the record.
         bool recordCleanRun = o.SecondDerivative == SecondDerivative.TaylorMode && (o.ScreenFlagFix || o.Methods.HasFlag(Methods.Hvp))
             && model.DType is ScalarType.Float32 or ScalarType.Float64;
-        var recordBudget = new CleanRecordBudget(o.CleanRecordBudget);
+        var (recordBudget, stateBudget) = (new MemoryBudget(o.CleanRecordBudget), new MemoryBudget(o.PairStateBudget));
         int rowsPerPair = probesInPairPass ? 2 + o.HutchinsonProbes : wantGradientDifference ? 2 : 1;
         int pairsDone = 0;
         foreach (var group in PairGroups(pairs, Math.Max(1, o.MaxRowsPerChunk / rowsPerPair)))
@@ -69,25 +72,30 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             var probes = wantHutchinson ? group.Select(i => new HutchinsonProbes(masks, o.HutchinsonProbes, o.Seed + i)).ToArray() : null;
             var built = PairState.BuildMany(model, [.. group.Select(i => pairs[i])], sites, o.Methods.HasFlag(Methods.Gim) ? BackwardModification.Gim : null,
                 wantGradientDifference, cost, out var gimGradients, probesInPairPass ? probes : null, metric: o.Metric,
-                recordCleanRun: recordCleanRun && recordBudget.Admits(group.Length));
+                recordCleanRun: recordCleanRun && recordBudget.Admits(group.Length) && stateBudget.Admits(group.Length));
             if (built[0].CleanRecord is not null && !recordBudget.Keep([.. built.Select(x => x.CleanRecord!.Bytes)]))
                 foreach (var state in built) state.ForgetCleanRecord();
             for (int j = 0; j < group.Length; j++)
             {
                 int i = group[j];
-                states[i] = built[j];
-                var atp = AttributionPatching.Atp(masks, states[i]);
+                var state = built[j];
+                (scales[i], cleanMetrics[i], corruptedMetrics[i], topProbabilities[i]) = (state.Scale, state.CleanMetric, state.CorruptedMetric, state.CleanTopProbability ?? 0);
+                var atp = AttributionPatching.Atp(masks, state);
                 table.Set("atp", i, all, atp);
-                if (gimGradients is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, states[i], gimGradients[j]!));
-                if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, states[i]));
-                if (probes is not null) table.Set("screen.hutchinson", i, all, states[i].HutchinsonCurvature ?? probes[j].Curvature(model, states[i], o.MaxRowsPerChunk, cost));
+                if (gimGradients is not null) table.Set("gim", i, all, AttributionPatching.Dot(masks, state, gimGradients[j]!));
+                if (wantGradientDifference) table.Set("screen.gradient_difference", i, all, AttributionPatching.GradientDifferenceCurvature(masks, state));
+                if (probes is not null) table.Set("screen.hutchinson", i, all, state.HutchinsonCurvature ?? probes[j].Curvature(model, state, o.MaxRowsPerChunk, cost));
                 if (o.Methods.HasFlag(Methods.AtpStar))
                 {
-                    table.Set("atpstar", i, all, GradDrop.Estimate(model, states[i], masks, atp, cost));
+                    table.Set("atpstar", i, all, GradDrop.Estimate(model, state, masks, atp, cost));
                     if (queryKeyInputs.Length > 0)
-                        table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, states[i], masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
+                        table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, state, masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
                 }
             }
+            if (stateBudget.Keep([.. built.Select(x => x.Bytes)]))
+                foreach (var (i, state) in group.Zip(built)) states[i] = state;
+            else
+                foreach (var state in built) state.Release();
         }
         progress?.Report(new("screen", p, p));
 
@@ -112,7 +120,6 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
             if (o.Methods.HasFlag(Methods.Ig)) table.Set("ig", i, rows, IntegratedGradients.Estimate(phi, rows, o.IgSteps, cost));
         });
 
-        var scales = states.Select(x => x.Scale).ToArray();
         var flagged = new bool[n];
         if (o.ScreenFlagFix)
         {
@@ -150,15 +157,25 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
         ForEachPair("diagnosis", softmaxInputs, (i, phi, rows) =>
             table.Set("curvature.local", i, rows, [.. phi.EvaluateLocal([.. rows.Select(c => new PhiRow(c, 0))], cost).Second.Select(v => 0.5 * v)]));
 
-        var data = new PairData(table.ToPerPair(), scales, [.. states.Select(x => x.CleanMetric)],
-            [.. states.Select(x => x.CorruptedMetric)], flagged, screenKey,
-            o.Metric == MetricKind.KlDivergence ? [.. states.Select(x => x.CleanTopProbability ?? 0)] : null);
-        return ResultBuilder.Build(modelName, states[0].Metric.Kind, components, o, data, cost.ByMethod);
+        var data = new PairData(table.ToPerPair(), scales, cleanMetrics, corruptedMetrics, flagged, screenKey,
+            o.Metric == MetricKind.KlDivergence ? topProbabilities : null);
+        return ResultBuilder.Build(modelName, AnswerMetric.Name(o.Metric), components, o, data, cost.ByMethod);
 
         void Patch(int[] group, PhiEvaluator phi, int[] rows)
         {
             var effects = ActivationPatching.EstimateEach(phi, rows, cost);
             for (int j = 0; j < group.Length; j++) table.Set("patching", group[j], rows, effects[j]);
+        }
+
+        // The group's states: kept ones, and the released ones rebuilt for this stage (freed with its scope), recorded
+        // where the stage runs jets at t = 0.
+        PairState[] StatesOf(int[] group, bool record)
+        {
+            int[] released = [.. group.Where(i => states[i] is null)];
+            if (released.Length == 0) return [.. group.Select(i => states[i]!)];
+            var rebuilt = PairState.BuildMany(model, [.. released.Select(i => pairs[i])], sites, null, false, cost, out _, metric: o.Metric,
+                recordCleanRun: record, stage: "rebuild");
+            return [.. group.Select(i => states[i] ?? rebuilt[Array.IndexOf(released, i)])];
         }
 
         // One pair at a time: stages with many rows per pair.
@@ -175,7 +192,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                 progress?.Report(new(stage, done, p));
                 done += group.Length;
                 using var groupScope = NewDisposeScope();
-                work(group, new PhiEvaluator(model, [.. group.Select(i => states[i])], Masks(group[0]), o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
+                work(group, new PhiEvaluator(model, StatesOf(group, record: recordCleanRun && stage is "flag" or "methods"), Masks(group[0]), o.MaxRowsPerChunk, secondDerivative: o.SecondDerivative), rows);
             }
             progress?.Report(new(stage, p, p));
         }

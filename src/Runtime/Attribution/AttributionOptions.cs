@@ -119,6 +119,16 @@ public sealed record AttributionOptions
     /// </summary>
     public long CleanRecordBudget { get; init; } = 2L << 30;
 
+    /// <summary>
+    /// Memory the pairs' states may keep for the run, in bytes, records included (default 8 GiB). Each pair's AtP pass
+    /// leaves its clean cache, δ and gradients (GPT-2 small at 16 tokens: about 3 MB, plus its record), which the later
+    /// stages read; the flag stage needs every pair's screen first, so by default every state lives for the run. Groups
+    /// beyond the budget keep only their statistics, and a later stage that needs their states rebuilds them with one
+    /// more clean forward + backward and corrupted forward per group (cost row "rebuild"); their estimates agree with a
+    /// kept state's up to float rounding. 0 keeps none.
+    /// </summary>
+    public long PairStateBudget { get; init; } = 8L << 30;
+
     /// <summary>How φ″ is computed for HVP, MS-HVP and bounds (Taylor-mode jets by default; same values).</summary>
     public SecondDerivative SecondDerivative { get; init; } = SecondDerivative.TaylorMode;
 
@@ -138,6 +148,7 @@ public sealed record AttributionOptions
         if (HutchinsonProbes < 1) throw new AttributionInputException($"Hutchinson probes must be ≥ 1; got {HutchinsonProbes}.");
         if (MaxRowsPerChunk < 1) throw new AttributionInputException($"Rows per chunk must be ≥ 1; got {MaxRowsPerChunk}.");
         if (CleanRecordBudget < 0) throw new AttributionInputException($"The clean-record budget must be ≥ 0 bytes; got {CleanRecordBudget}.");
+        if (PairStateBudget < 0) throw new AttributionInputException($"The pair-state budget must be ≥ 0 bytes; got {PairStateBudget}.");
         if (CandidateTopK is < 1) throw new AttributionInputException($"Candidate top-k must be ≥ 1; got {CandidateTopK}.");
         if (!Enum.IsDefined(Metric)) throw new AttributionInputException($"Unknown metric {(int)Metric}.");
     }

@@ -36,9 +36,18 @@ internal sealed class PairState
     public CleanRunRecord? CleanRecord { get; private set; }
 
     /// <summary>Bytes the state keeps for the run: its rows of the clean cache, δ, gradients and its record.</summary>
-    public long Bytes =>
-        new IEnumerable<Tensor>[] { ResidPre, CleanKeys, CleanValues, Delta.Values, CleanGradient.Values, CorruptedGradient.Values }.SelectMany(x => x)
-            .Sum(t => t.numel() * t.ElementSize) + (CleanRecord?.Bytes ?? 0);
+    public long Bytes => Kept.Sum(t => t.numel() * t.ElementSize) + (CleanRecord?.Bytes ?? 0);
+
+    // The tensors the state keeps beside its record.
+    private IEnumerable<Tensor> Kept =>
+        new IEnumerable<Tensor>[] { ResidPre, CleanKeys, CleanValues, Delta.Values, CleanGradient.Values, CorruptedGradient.Values }.SelectMany(x => x);
+
+    /// <summary>Frees every tensor the state keeps (a budget had no room for it); it is unusable after.</summary>
+    public void Release()
+    {
+        foreach (var t in Kept) t.Dispose();
+        ForgetCleanRecord();
+    }
 
     /// <summary>Frees the clean run's record (a budget had no room for it); jets then compute what it held.</summary>
     public void ForgetCleanRecord()
@@ -90,12 +99,12 @@ internal sealed class PairState
     /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
     /// forces the choice. Every pair is measured by <paramref name="metric"/>. With <paramref name="recordCleanRun"/> the
     /// clean rows' pass also keeps what jets at t = 0 take from it (<see cref="CleanRunRecord"/>): the backward's
-    /// adjoints and the forward's linear outputs.
+    /// adjoints and the forward's linear outputs. The passes' cost is booked under <paramref name="stage"/>.
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
         IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference,
-        bool recordCleanRun = false)
+        bool recordCleanRun = false, string stage = "atp")
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
@@ -134,15 +143,15 @@ internal sealed class PairState
             AnswerMetric[] rowMetrics = [.. metrics, .. metrics, .. metrics.SelectMany((m, i) => Enumerable.Repeat(m, probeCounts[i]))];
             long[] jointRows = [.. pairOfRow, .. pairOfRow, .. Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]))];
             var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared);
-            jointPass = cost.Measure(probes is null ? "atp" : "atp + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
+            jointPass = cost.Measure(probes is null ? stage : stage + " + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
                 Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows, recordCleanRun));
             (clean, dirty) = (jointPass, jointPass.Skip(k));
         }
         else
         {
-            clean = cost.Measure("atp", forwards: 1, backwards: 1, rows: k, () =>
+            clean = cost.Measure(stage, forwards: 1, backwards: 1, rows: k, () =>
                 Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow, recordCleanRun));
-            dirty = cost.Measure("atp", forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
+            dirty = cost.Measure(stage, forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
         }
 
         int probeRow = 2 * k;

@@ -149,6 +149,17 @@ public class AttributeCommandTests
     private static bool Has(JsonElement e, string name) => e.TryGetProperty(name, out var _);
 
     [SkippableFact]
+    public void Attribute_rebuilds_states_beyond_the_state_memory_and_books_what_it_costs()
+    {
+        string model = CliTests.Stories260K();
+        var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--state-memory", "0"]);
+        code.Should().Be(0);
+        output.Should().Contain("L4H2").And.Contain("rebuild", "the compute table books the rebuilt states' passes");
+        var act = () => CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--state-memory", "-1GB"]);
+        act.Should().Throw<ArgumentException>().WithMessage("--state-memory*");
+    }
+
+    [SkippableFact]
     public void Attribute_runs_without_clean_run_records_and_refuses_a_record_memory_that_is_not_a_size()
     {
         string model = CliTests.Stories260K();

@@ -46,6 +46,25 @@ public class ShardingTests
     }
 
     [Fact]
+    public void A_merged_kl_run_keeps_its_shards_clean_distributions_saturation_check()
+    {
+        string dir = Directory.CreateTempSubdirectory("cdsl-shards-").FullName;
+        try
+        {
+            // The IOI toy is sure of its answers: under kl every pair is saturated, in each shard and in the merge.
+            string[] common = ["attribute", "--model", Repo("models", "ioi"), "--pairs", Repo("examples", "CircuitTests", "data", "ioi-toy.jsonl"),
+                "--metric", "kl", "--no-sff", "--methods", "patching,atp", "--shard-axis", "Pairs"];
+            CliTests.Run([.. common, "--devices", "cpu,cpu", "--json", Path.Combine(dir, "merged.json")]).Code.Should().Be(0);
+            using var merged = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "merged.json")));
+            int pairs = merged.RootElement.GetProperty("pairs").GetInt32();
+            merged.RootElement.GetProperty("metric").GetProperty("kind").GetString().Should().Be("kl");
+            merged.RootElement.GetProperty("warnings").EnumerateArray().Should().ContainSingle()
+                .Which.GetString().Should().Contain($"{pairs} of {pairs} pairs have a saturated kl");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Merge_refuses_partials_of_different_runs_and_missing_shards()
     {
         string dir = Directory.CreateTempSubdirectory("cdsl-shards-").FullName;

@@ -103,7 +103,7 @@ public class CleanRunRecordTests
     [Fact]
     public void A_budget_admits_groups_by_the_largest_record_seen_and_refuses_a_group_that_went_over()
     {
-        var budget = new CleanRecordBudget(100);
+        var budget = new MemoryBudget(100);
         budget.Admits(2).Should().BeTrue("nothing measured yet");
         budget.Keep([30, 30]).Should().BeTrue();
         budget.Admits(2).Should().BeFalse("60 + 2 × 30 > 100");
@@ -111,11 +111,11 @@ public class CleanRunRecordTests
         budget.Keep([30]).Should().BeTrue();
         budget.Used.Should().Be(90);
 
-        var small = new CleanRecordBudget(50);
+        var small = new MemoryBudget(50);
         small.Keep([30, 30]).Should().BeFalse("the caller drops the group's records");
         small.Used.Should().Be(0);
         small.Admits(1).Should().BeTrue();
-        new CleanRecordBudget(0).Admits(1).Should().BeFalse("a budget of 0 records nothing");
+        new MemoryBudget(0).Admits(1).Should().BeFalse("a budget of 0 records nothing");
     }
 
     [SkippableFact]

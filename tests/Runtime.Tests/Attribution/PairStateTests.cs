@@ -1,4 +1,7 @@
 using CircuitDsl.Runtime.Attribution;
+using CircuitDsl.Runtime.Loading;
+using CircuitDsl.Runtime.Tests.Support;
+using CircuitDsl.Runtime.Training;
 using static TorchSharp.torch;
 
 namespace CircuitDsl.Runtime.Tests.Attribution;
@@ -25,5 +28,40 @@ public class PairStateTests
             state.Bytes.Should().Be(kept.Sum(t => t.numel() * t.ElementSize) + state.CleanRecord!.Bytes);
             state.CleanRecord.Bytes.Should().BePositive();
         }
+    }
+}
+
+/// <summary>Pairs' states beyond <see cref="AttributionOptions.PairStateBudget"/> are released after AtP and rebuilt by the stages that need them.</summary>
+public class PairStateBudgetTests
+{
+    [Theory]
+    [InlineData(0.0, true)]
+    [InlineData(2.5, true)]
+    [InlineData(0.0, false)]
+    public void Pairs_beyond_the_state_budget_are_rebuilt_when_needed_with_the_same_results(double statesKept, bool hvpForAll)
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var pairs = new IoiTask().Pairs(6, seed: 3);
+        IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
+        // Six rows a chunk: one pair (clean, corrupted, four probes) per AtP group, so a budget of 2.5 states keeps two.
+        var options = new AttributionOptions { Methods = hvpForAll ? Methods.Patching | Methods.Hvp : Methods.Patching, MaxRowsPerChunk = 6 };
+        var one = PairState.Build(model, pairs[0], [.. components.Select(c => c.Site).Distinct()], null, false, new CostLedger(), out _, recordCleanRun: true);
+        long budget = (long)(statesKept * one.Bytes);
+
+        var kept = new AttributionEngine(model, options).Run(pairs, components);
+        var rebuilt = new AttributionEngine(model, options with { PairStateBudget = budget }).Run(pairs, components);
+
+        kept.Cost.Should().NotContainKey("rebuild");
+        rebuilt.Cost.Should().ContainKey("rebuild");
+        // Patching and HVP (or the flag stage's exact curvature) each rebuild a released pair's clean and corrupted rows.
+        long released = rebuilt.Cost["rebuild"].Rows / (2 * 2);
+        if (statesKept == 0) released.Should().Be(6);
+        else released.Should().BeInRange(1, 4, "the budget keeps the first two states (and a later one where its record was left out)");
+        rebuilt.Components.Count(c => c.Curvature is not null).Should().Be(kept.Components.Count(c => c.Curvature is not null)).And.BeGreaterThan(0);
+        rebuilt.Components.Select(c => c.Flagged).Should().Equal(kept.Components.Select(c => c.Flagged));
+        foreach (var (a, b) in kept.Components.Zip(rebuilt.Components))
+            foreach (var (x, y, what) in new[] { (a.Patching, b.Patching, "patching"), (a.Hvp, b.Hvp, "hvp"), (a.Curvature, b.Curvature, "curvature"), (a.Estimate, b.Estimate, "estimate"), (a.RTilde, b.RTilde, "R̃") })
+                if (x is null) y.Should().BeNull($"{a.Id} {what}");
+                else y!.Value.Should().BeApproximately(x.Value, 1e-4 * (1 + Math.Abs(x.Value)), $"{a.Id} {what}");
     }
 }
