@@ -92,6 +92,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
                         table.Set("atpstar", i, queryKeyInputs, QkFix.Estimate(new PhiEvaluator(model, state, masks, o.MaxRowsPerChunk), queryKeyInputs, cost));
                 }
             }
+            foreach (var gradients in gimGradients ?? []) foreach (var g in gradients!.Values) g.Dispose(); // read above only
             if (stateBudget.Keep([.. built.Select(x => x.Bytes)]))
                 foreach (var (i, state) in group.Zip(built)) states[i] = state;
             else
