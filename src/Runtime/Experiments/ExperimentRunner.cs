@@ -69,8 +69,16 @@ public static class ExperimentRunner
         int Token(string value) => PromptPair.SingleToken(tokenizer, plan.AnswerPrefix + value);
         if (plan.AnswerSets is { } sets)
         {
-            var (answers, wrongs) = sets(fill);
-            return PromptPair.WithSets(cleanIds, corrupted, [.. answers.Select(Token)], [.. wrongs.Select(Token)]);
+            string slots = string.Join(", ", fill.Select(kv => $"{kv.Key} = {kv.Value}"));
+            string[] answers, wrongs;
+            try { (answers, wrongs) = sets(fill); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw new AttributionInputException($"Experiment {plan.Name}: its answer-set function failed for {slots}: {ex.Message}");
+            }
+            if (answers is null || answers.Length == 0)
+                throw new AttributionInputException($"Experiment {plan.Name}: its answer-set function gave no answer for {slots}.");
+            return PromptPair.WithSets(cleanIds, corrupted, [.. answers.Select(Token)], [.. (wrongs ?? []).Select(Token)]);
         }
         int answer = plan.AnswerSlot.Length == 0 ? 0 : Token(fill[plan.AnswerSlot]);
         return new PromptPair(cleanIds, corrupted, answer, plan.WrongSlot.Length == 0 ? answer : Token(fill[plan.WrongSlot]));

@@ -72,6 +72,15 @@ public class ExperimentRunnerTests
         var at45 = pairs.Single(p => gpt2.Decode(p.Clean).Contains("1745"));
         at45.AnswerTokens.Should().HaveCount(54).And.Contain(gpt2.Encode("46", false)[0]);
         at45.WrongTokens.Should().Contain(gpt2.Encode("45", false)[0]);
+
+        // A function that fails, or gives no answer, is reported with the slots it was given.
+        ExperimentPlan With(Func<IReadOnlyDictionary<string, string>, (string[], string[])> f) => new("E", "C", plan.Model, [], plan.Template,
+            plan.Slots, "", "", PerturbationKind.SwapSlot, "YY", "Early", [], null, Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 50, 0, "",
+            metric: Metric.ProbabilityDifference, answerSets: f);
+        var failing = () => ExperimentRunner.Pairs(gpt2, With(s => (new[] { s["Missing"] }, [])));
+        failing.Should().Throw<AttributionInputException>().WithMessage("Experiment E: its answer-set function failed for YY = *, Early = 01: *Missing*");
+        var empty = () => ExperimentRunner.Pairs(gpt2, With(_ => ([], ["01"])));
+        empty.Should().Throw<AttributionInputException>().WithMessage("Experiment E: its answer-set function gave no answer for YY = *");
     }
 
     [Fact]
