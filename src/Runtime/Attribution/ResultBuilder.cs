@@ -59,9 +59,9 @@ public static class ResultBuilder
         if (count == 0) return null;
         string what = metric switch
         {
-            MetricKind.LogProbability => "the answer's probability is above 0.99",
+            MetricKind.LogProbability => "the answer's probability (a set's, where sets are read) is above 0.99",
             MetricKind.KlDivergence => "one token's probability is above 0.99, so the KL's curvature vanishes with its gradient",
-            _ => "the answer's or the wrong token's probability is above 0.98",
+            _ => "the answer's or the wrong token's probability (a set's, where sets are read) is above 0.98",
         };
         return $"{count} of {cleanMetrics.Length} pairs have a saturated {AnswerMetric.Name(metric)} on the clean prompt ({what}): its gradients vanish there, so AtP and R̃ read ≈ 0 where patching need not. Use the logit difference (the default), or patching.";
     }
