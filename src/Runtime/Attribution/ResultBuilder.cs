@@ -32,7 +32,7 @@ public static class ResultBuilder
             Cost = cost,
             Options = options,
             Data = data,
-            Warnings = Saturation(options.Metric, data.CleanMetrics, data.CleanTopProbabilities) is { } warning ? [warning] : [],
+            Warnings = [.. new[] { Saturation(options.Metric, data.CleanMetrics, data.CleanTopProbabilities), FirstOrderOnly(options) }.OfType<string>()],
         };
         return estimates.All(e => e.Patching is not null)
             ? result with { Evaluation = PatchingEvaluation.Evaluate(data.Values, components, options, data.Scales, data.Flagged) }
@@ -65,6 +65,13 @@ public static class ResultBuilder
         };
         return $"{count} of {cleanMetrics.Length} pairs have a saturated {AnswerMetric.Name(metric)} on the clean prompt ({what}): its gradients vanish there, so AtP and R̃ read ≈ 0 where patching need not. Use the logit difference (the default), or patching.";
     }
+
+    /// <summary>Under the KL divergence every first-order estimate is ≈ 0 (the clean run is its minimum): says so when
+    /// only those ran.</summary>
+    internal static string? FirstOrderOnly(AttributionOptions options) =>
+        options.Metric == MetricKind.KlDivergence && !options.ScreenFlagFix && (options.Methods & (Methods.Patching | Methods.Hvp | Methods.MsHvp | Methods.Ig)) == 0
+            ? "Under kl the clean run is the divergence's minimum, so AtP, GIM and AtP* read ≈ 0 for every component by construction. Use Screen–Flag–Fix (the default), or --methods hvp, mshvp, ig or patching."
+            : null;
 
     internal static double MeanRTilde(PerPairTable t, double[] scales, int c, string curvature, double epsilon) =>
         Enumerable.Range(0, scales.Length).Average(i => ReliabilityScore.Normalised(t.Get("atp", i, c), t.Get(curvature, i, c), epsilon, scales[i]));

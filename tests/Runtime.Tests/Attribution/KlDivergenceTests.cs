@@ -105,6 +105,9 @@ public class KlDivergenceTests
         var twoRows = () => AnswerMetric.KlFrom(zeros(2, model.Config.VocabSize));
         twoRows.Should().Throw<ArgumentException>().WithMessage("*one row of log-probabilities*");
         AnswerMetric.Parse("KL").Should().Be(MetricKind.KlDivergence);
+        var atpOnly = new AttributionEngine(model, new AttributionOptions { Metric = MetricKind.KlDivergence, ScreenFlagFix = false, Methods = Methods.Atp })
+            .Run([pair], Components.Heads(model.Config));
+        atpOnly.Warnings.Should().Contain(w => w.Contains("read ≈ 0 for every component by construction"));
         AnswerMetric.ReadsAnswerToken(MetricKind.KlDivergence).Should().BeFalse();
     }
 }
