@@ -237,9 +237,9 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         var (columns, sign) = (new long[rows.Count, width], new float[rows.Count, width]);
         for (int b = 0; b < rows.Count; b++)
         {
-            var read = rows[b].Answers.Select(t => (t, 1f)).Concat(readsWrong ? rows[b].Wrongs.Select(t => (t, -1f)) : []).ToArray();
+            var read = rows[b].Answers.Select(t => (Token: t, Sign: 1f)).Concat(readsWrong ? rows[b].Wrongs.Select(t => (Token: t, Sign: -1f)) : []).ToArray();
             for (int k = 0; k < width; k++)
-                (columns[b, k], sign[b, k]) = k < read.Length ? (read[k].t, read[k].Item2) : (rows[b].Answer, 0f);
+                (columns[b, k], sign[b, k]) = k < read.Length ? (read[k].Token, read[k].Sign) : (rows[b].Answer, 0f);
         }
         return (tensor(columns, device: device), tensor(sign, device: device));
     }
@@ -247,7 +247,7 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     // The rows' clean distributions, [B, V] (or [1, V] when every row compares with the same one).
     private static Tensor References(IReadOnlyList<AnswerMetric> rows)
     {
-        if (rows.FirstOrDefault(x => x.Reference is null) is not null)
+        if (rows.Any(x => x.Reference is null))
             throw new InvalidOperationException("The KL metric compares with the clean run's distribution: build it with AnswerMetric.ForPairs or AnswerMetric.KlFrom.");
         return rows.All(x => ReferenceEquals(x.Reference, rows[0].Reference)) ? rows[0].Reference!.unsqueeze(0) : stack([.. rows.Select(x => x.Reference!)]);
     }
