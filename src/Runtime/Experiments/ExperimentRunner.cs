@@ -37,8 +37,9 @@ public static class ExperimentRunner
     public static Component ToComponent(ComponentRef c) => new(c.Kind, c.Layer, c.Index, c.Position < 0 ? null : c.Position);
 
     /// <summary>Draws the plan's prompt pairs: every combination of slot values with distinct answer and wrong values
-    /// (any, for a plan without a wrong slot; without an answer slot, for the KL metric, both are 0) and, for a swap, distinct swapped values (else it corrupts nothing),
-    /// shuffled with the plan's seed, the first <see cref="ExperimentPlan.Pairs"/> kept.</summary>
+    /// (any, for a plan without a wrong slot; with no answer slot either, for the KL metric, both are 0; with
+    /// <see cref="ExperimentPlan.AnswerSets"/>, its sets) and, for a swap, distinct swapped values (else it corrupts
+    /// nothing), shuffled with the plan's seed, the first <see cref="ExperimentPlan.Pairs"/> kept.</summary>
     public static IReadOnlyList<PromptPair> Pairs(ITextTokenizer tokenizer, ExperimentPlan plan)
     {
         var random = new Random(plan.Seed);
