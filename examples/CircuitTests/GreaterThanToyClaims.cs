@@ -1,5 +1,5 @@
-using System.Globalization;
 using CircuitDsl;
+using CircuitDsl.Runtime.Training;
 using CircuitDsl.Testing;
 
 namespace CircuitDsl.Examples.CircuitTests;
@@ -29,12 +29,7 @@ public static partial class YearComparison
 [AnswerSets(nameof(YearsAround))]
 public static partial class EarlierStart
 {
-    private static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots)
-    {
-        int yy = int.Parse(slots["YY"], CultureInfo.InvariantCulture);
-        string[] Years(int from, int to) => [.. Enumerable.Range(from, to - from + 1).Select(y => y.ToString("00", CultureInfo.InvariantCulture))];
-        return (Years(yy + 1, 99), Years(0, yy));
-    }
+    private static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots) => GreaterThanTask.YearsAround(slots["YY"]);
 }
 
 public sealed class GreaterThanToyModel() : ModelFixture(System.IO.Path.Combine(AppContext.BaseDirectory, "models", "greater-than"));

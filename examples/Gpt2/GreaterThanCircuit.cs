@@ -1,5 +1,5 @@
-using System.Globalization;
 using CircuitDsl;
+using CircuitDsl.Runtime.Training;
 
 namespace CircuitDsl.Examples.Gpt2;
 
@@ -35,10 +35,5 @@ public static partial class GreaterThanYears;
 [AnswerSets(nameof(YearsAround))]
 public static partial class GreaterThanProbability
 {
-    private static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots)
-    {
-        int yy = int.Parse(slots["YY"], CultureInfo.InvariantCulture);
-        string[] Years(int from, int to) => [.. Enumerable.Range(from, to - from + 1).Select(y => y.ToString("00", CultureInfo.InvariantCulture))];
-        return (Years(yy + 1, 99), Years(0, yy));
-    }
+    private static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots) => GreaterThanTask.YearsAround(slots["YY"]);
 }

@@ -81,9 +81,21 @@ public sealed class GreaterThanTask : ToyTask
     public IReadOnlyList<PromptPair> YearSetPairs(int count, int seed) =>
         [.. Pairs(count, seed).Select(p =>
         {
-            int yy = Enumerable.Range(0, 100).First(y => YearId(y) == p.Clean[8]); // the start year, at position 8
-            return PromptPair.WithSets(p.Clean, p.Corrupted, [.. Enumerable.Range(yy + 1, 99 - yy).Select(YearId)], [.. Enumerable.Range(0, yy + 1).Select(YearId)]);
+            string yy = Tokenizer.TokenText(p.Clean[8]).Trim(); // the start year, at position 8
+            var (later, upTo) = YearsAround(yy);
+            int Id(string year) => Tokenizer.Encode(year, addBos: false)[0];
+            return PromptPair.WithSets(p.Clean, p.Corrupted, [.. later.Select(Id)], [.. upTo.Select(Id)]);
         })];
+
+    /// <summary>The two-digit years after <paramref name="yy"/> ("45": "46" … "99") and up to it ("00" … "45"): the
+    /// answer and wrong sets of Greater-Than's probability difference (an <c>[AnswerSets]</c> function's result).</summary>
+    public static (string[] Answers, string[] Wrongs) YearsAround(string yy)
+    {
+        if (!int.TryParse(yy, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int year) || year > 99)
+            throw new AttributionInputException($"'{yy}' is not a two-digit year.");
+        string[] Years(int from, int to) => [.. Enumerable.Range(from, to - from + 1).Select(Year)];
+        return (Years(year + 1, 99), Years(0, year));
+    }
 
     private static string Sentence(int yy) => string.Join(" ", Prefix) + " " + Year(yy) + " " + string.Join(" ", Middle);
 }

@@ -21,6 +21,10 @@ public class TokenSetTests
         var model = ModelLoader.Load(RepoModels.Path("greater-than"));
         var pairs = task.YearSetPairs(4, seed: 1);
         pairs.Should().OnlyContain(p => p.AnswerTokens.Count + p.WrongTokens.Count == 100, "every year is either later or not");
+        var (later, upTo) = GreaterThanTask.YearsAround("45");
+        (later.First(), later.Last(), later.Length, upTo.First(), upTo.Last(), upTo.Length).Should().Be(("46", "99", 54, "00", "45", 46));
+        var notAYear = () => GreaterThanTask.YearsAround("4x");
+        notAYear.Should().Throw<AttributionInputException>().WithMessage("'4x' is not a two-digit year.");
         IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
         var result = new AttributionEngine(model, new AttributionOptions { Metric = MetricKind.ProbabilityDifference, Methods = Methods.Patching })
             .Run(pairs, components);

@@ -1,6 +1,7 @@
 using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Experiments;
 using CircuitDsl.Runtime.Tokenizers;
+using CircuitDsl.Runtime.Training;
 
 namespace CircuitDsl.Runtime.Tests.Experiments;
 
@@ -58,11 +59,7 @@ public class ExperimentRunnerTests
     public void Answer_sets_become_token_sets_of_every_pair()
     {
         // Greater-Than on GPT-2's vocabulary: every two-digit year is one token after "17".
-        static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots)
-        {
-            int yy = int.Parse(slots["YY"], System.Globalization.CultureInfo.InvariantCulture);
-            return ([.. Enumerable.Range(yy + 1, 99 - yy).Select(y => $"{y:00}")], [.. Enumerable.Range(0, yy + 1).Select(y => $"{y:00}")]);
-        }
+        static (string[] Answers, string[] Wrongs) YearsAround(IReadOnlyDictionary<string, string> slots) => GreaterThanTask.YearsAround(slots["YY"]);
         var gpt2 = TokenizerLoader.Gpt2();
         var plan = new ExperimentPlan("E", "C", new ModelShape("gpt2", 12, 12, 12, 3072, false), [], "The war lasted from the year 17{YY} to the year 17",
             [new("YY", ["32", "45"]), new("Early", ["01"])], "", "", PerturbationKind.SwapSlot, "YY", "Early",
