@@ -197,6 +197,27 @@ public class AttributeCommandTests
     }
 
     [SkippableFact]
+    public void Several_answer_tokens_make_a_set_whose_probabilities_sum()
+    {
+        string model = CliTests.Stories260K();
+        string dir = Directory.CreateTempSubdirectory("cdsl-sets-").FullName;
+        try
+        {
+            double Clean(params string[] answers)
+            {
+                string json = Path.Combine(dir, $"{answers.Length}.json");
+                CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPair[..4], "--answer", .. answers, "--metric", "logprob", "--json", json]).Code.Should().Be(0);
+                using var doc = JsonDocument.Parse(File.ReadAllText(json));
+                return doc.RootElement.GetProperty("metric").GetProperty("clean").GetDouble();
+            }
+            double lily = Clean("Lily"), either = Clean("Lily", "Tim");
+            either.Should().BeGreaterThan(lily, "log(p(Lily) + p(Tim)) > log p(Lily)");
+            either.Should().BeLessThan(0);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [SkippableFact]
     public void Attribute_explains_the_kl_divergence_from_the_clean_distribution_without_any_token()
     {
         string model = CliTests.Stories260K();
