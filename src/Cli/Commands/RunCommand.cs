@@ -24,7 +24,7 @@ internal static class RunCommand
         {
             var console = Output.Console(parse);
             string assemblyPath = Resolve(parse.GetValue(target)!);
-            var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(Path.GetFullPath(assemblyPath));
+            var assembly = LoadWithDependencies(Path.GetFullPath(assemblyPath));
             var declared = Plans(assembly).ToList();
             if (declared.Count == 0) throw new ArgumentException($"{assemblyPath} declares no [Experiment] (no generated Plan found).");
             var plans = declared.Where(p => parse.GetValue(only) is not { } name || p.Type.Name == name).ToList();
@@ -50,10 +50,27 @@ internal static class RunCommand
 
     /// <summary>Every generated experiment plan in an assembly.</summary>
     public static IEnumerable<(Type Type, ExperimentPlan Plan)> Plans(Assembly assembly) =>
-        from type in assembly.GetTypes()
+        from type in LoadableTypes(assembly)
         let property = type.GetProperty("Plan", BindingFlags.Public | BindingFlags.Static)
         where property?.PropertyType == typeof(ExperimentPlan)
         select (type, (ExperimentPlan)property.GetValue(null)!);
+
+    // The hypothesis assembly, its own dependencies (a test project's xunit, CircuitDsl.Testing) found beside it by its
+    // .deps.json; CircuitDsl's assemblies, already loaded here, are shared with it.
+    private static Assembly LoadWithDependencies(string path)
+    {
+        var resolver = new AssemblyDependencyResolver(path);
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+            resolver.ResolveAssemblyToPath(name) is { } found ? context.LoadFromAssemblyPath(found) : null;
+        return AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
+    }
+
+    // Types whose own dependencies load; a type that needs a missing assembly declares no plan this tool can run.
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try { return assembly.GetTypes(); }
+        catch (ReflectionTypeLoadException ex) { return ex.Types.OfType<Type>(); }
+    }
 
     private static string Resolve(string target)
     {

@@ -17,6 +17,17 @@ public class RunCommandTests
         output.Should().Contain("edges of IOI toy circuit (path patching)").And.MatchRegex(@"DuplicateDetectors\s*│\s*Mlps\s*│\s*input\s*│");
     }
 
+    [SkippableFact]
+    public void Run_loads_a_test_projects_own_dependencies_and_runs_its_answer_set_experiment()
+    {
+        // examples/CircuitTests needs xunit and CircuitDsl.Testing, which only its own folder holds.
+        string assembly = CliTests.Repo("examples", "CircuitTests", "bin", "Release", "net10.0", "linux-x64", "CircuitTests.dll");
+        Skip.IfNot(File.Exists(assembly), "examples/CircuitTests is not built in Release (dotnet test CircuitDsl.sln -c Release builds it).");
+        var (code, output) = CliTests.Run("run", assembly, "--experiment", "EarlierStart", "--model", CliTests.Repo("models", "greater-than"));
+        code.Should().Be(0);
+        output.Should().Contain("EarlierStart (prob_diff)").And.MatchRegex(@"SecondHeads\s*│\s*L1H3\s*│");
+    }
+
     [Fact]
     public void An_experiment_name_not_declared_lists_the_declared_ones()
     {
