@@ -98,14 +98,17 @@ internal static class RunCommand
         return output;
     }
 
+    // The toy model shipped with the tool whose shape the plan was compiled against, if any (used without --model).
     private static string? MatchingEmbeddedModel(ExperimentPlan plan)
     {
-        foreach (var name in new[] { "ioi", "induction" })
+        foreach (var name in new[] { "ioi", "induction", "greater-than" })
         {
             string folder;
             try { folder = EmbeddedModels.Locate(name); } catch (DirectoryNotFoundException) { continue; }
             var c = HfConfigReader.Read(Path.Combine(folder, "config.json"));
-            if (c.Layers == plan.Model.Layers && c.Heads == plan.Model.Heads && c.AttentionOnly == plan.Model.AttentionOnly) return folder;
+            var s = plan.Model;
+            if (c.Layers == s.Layers && c.Heads == s.Heads && c.KvHeads == s.KvHeads && c.AttentionOnly == s.AttentionOnly && (c.AttentionOnly || c.Intermediate == s.Neurons))
+                return folder;
         }
         return null;
     }
