@@ -26,7 +26,7 @@ public sealed class AttributionEngine(HookedTransformer model, AttributionOption
     {
         _options.Validate();
         Validate(pairs, components, _options.Metric);
-        using var gc = BackgroundGcPause.Enter();
+        using var gc = GcPause.Enter();
         using var scope = NewDisposeScope();
         using var run = new EngineRun(model, _options, pairs, components, progress);
         run.Screen();

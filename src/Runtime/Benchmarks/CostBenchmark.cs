@@ -54,7 +54,7 @@ public static class CostBenchmark
     public static (IReadOnlyList<BenchRow> Rows, IReadOnlyList<BenchRatio> Ratios) Run(BenchShape shape, int repeats = 3, int maxRows = 48, Action<string>? log = null,
         IReferenceTimer? reference = null)
     {
-        using var gc = BackgroundGcPause.Enter();
+        using var gc = GcPause.Enter();
         var rows = new List<BenchRow>();
         var model = shape.Model;
         var c = model.Config;

@@ -69,6 +69,7 @@ public sealed class EdgeAttribution
     public IReadOnlyList<EdgeEstimate> Estimate(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers)
     {
         Validate(senders, receivers);
+        using var gc = GcPause.Enter();
         int group = _model.Config.Heads / _model.Config.KvHeads;
         var inputs = receivers.SelectMany(r => r.Kind == ComponentKind.Head
             ? new[] { r with { Kind = ComponentKind.Query }, r with { Kind = ComponentKind.Key, Index = r.Index / group }, r with { Kind = ComponentKind.Value, Index = r.Index / group } }

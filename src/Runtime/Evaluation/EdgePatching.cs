@@ -95,6 +95,7 @@ public sealed class EdgePatching
     internal EdgeEffect Measure(IReadOnlyList<Component> senders, IReadOnlyList<Component> receivers, PatchAt via, double scale)
     {
         Validate(senders, receivers, via);
+        using var gc = GcPause.Enter();
         var inputs = receivers.Select(r => Input(r, via)).ToList();
         double effect = 0, gap = 0;
         // Equally long pairs run as one batch, a row each.

@@ -46,6 +46,7 @@ public sealed class Faithfulness
         _ablation = ablation;
         var sites = universe.Select(c => c.Site).Distinct().ToList();
         _masks = new ComponentMasksByLength(universe, model.Config, model.Device);
+        using var gc = GcPause.Enter();
         _metrics = AnswerMetric.ForPairs(model, metric, pairs);
         foreach (var m in _metrics) m.Reference?.DetachFromDisposeScope(); // the KL's clean distributions serve every later call
         using (no_grad())
@@ -83,6 +84,7 @@ public sealed class Faithfulness
         var kept = circuit.Select(c => c.Id).ToHashSet();
         var unknown = kept.Where(id => _universe.All(c => c.Id != id)).ToList();
         if (unknown.Count > 0) throw new AttributionInputException($"Components {string.Join(", ", unknown)} are not in the faithfulness universe.");
+        using var gc = GcPause.Enter();
         return (Metric(kept) - _empty) / (_full - _empty);
     }
 
@@ -92,7 +94,7 @@ public sealed class Faithfulness
     /// </summary>
     public IReadOnlyList<(double Fraction, double Faithfulness)> Curve(IReadOnlyList<Component> ranking)
     {
-        using var gc = BackgroundGcPause.Enter();
+        using var gc = GcPause.Enter();
         var curve = new List<(double, double)>();
         for (int k = 0; k <= ranking.Count; k++)
             curve.Add(((double)k / _universe.Count, Of(ranking.Take(k))));

@@ -22,7 +22,7 @@ public static class ToyTrainer
         // Zero steps would write an untrained model with a NaN loss as if trained.
         if (total < 1) throw new ArgumentOutOfRangeException(nameof(steps), total, $"Training needs at least one step; got {total}.");
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"A training batch needs at least one example; got {batch}.");
-        using var gc = BackgroundGcPause.Enter();
+        using var gc = GcPause.Enter();
         torch.manual_seed(seed);
         var random = new Random(seed);
         var model = Initialise(task.Config, seed);
