@@ -178,19 +178,13 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
                 static Tensor Difference(Tensor x) => Precision.AtLeastFloat32(x[.., 0] - x[.., 1]);
                 return new([rows[0].Answer, rows[0].Wrong], Difference, j => j.Map(Difference));
             }
-            // Mean logit of each row's answers minus its wrong tokens': the columns any row reads, weighted per row.
+            // Mean logit of each row's answers minus its wrong tokens', from only the columns some row reads.
             long[] tokens = [.. rows.SelectMany(x => x.Answers.Concat(x.Wrongs)).Select(t => (long)t).Distinct()];
-            var weights = new double[rows.Count, tokens.Length];
-            for (int b = 0; b < rows.Count; b++)
-            {
-                foreach (int t in rows[b].Answers) weights[b, Array.IndexOf(tokens, (long)t)] += 1.0 / rows[b].Answers.Count;
-                foreach (int t in rows[b].Wrongs) weights[b, Array.IndexOf(tokens, (long)t)] -= 1.0 / rows[b].Wrongs.Count;
-            }
-            var weight = tensor(weights, device: device);
+            var (read, mean) = TokenColumns(rows, readsWrong: true, average: true, tokens, device);
             Tensor PerRow(Tensor x)
             {
                 var logits = Precision.AtLeastFloat32(x);
-                return (logits * weight.to_type(logits.dtype)).sum(1);
+                return (logits.gather(1, read) * mean.to_type(logits.dtype)).sum(1);
             }
             return new(tokens, PerRow, j => j.Map(PerRow));
         }
@@ -212,11 +206,10 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
                 j => LogSoftmaxJet(j).Map(v => (p * (reference - v)).sum(1), d => -(p * d).sum(1)));
         }
 
-        // Each row's tokens as gathered columns of log p: its answers (+1), then its wrong tokens (−1) where read,
-        // padded to the longest row with its first answer at sign 0.
-        bool readsWrong = ReadsWrongToken(metric);
-        var (columns, sign) = TokenColumns(rows, readsWrong, device);
+        // Each row's tokens as gathered columns of log p: its answers (+1), then its wrong tokens (−1) where read.
+        var (columns, sign) = TokenColumns(rows, ReadsWrongToken(metric), average: false, tokens: null, device);
         Tensor Pick(Tensor logP) => logP.gather(1, columns);
+        Tensor Signed(Tensor p) => (p * sign.to_type(p.dtype)).sum(1);
         if (metric == MetricKind.LogProbability)
         {
             // log Σ_answers p: log-sum-exp over the answers' columns, the padding left out.
@@ -225,23 +218,26 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
                 x => Pick(LogSoftmax(x)).masked_fill(padding, double.NegativeInfinity).logsumexp(1),
                 j => LogSoftmaxJet(j).Map(Pick).MaskedFill(padding, double.NegativeInfinity).LogSumExpLast().Map(v => v.squeeze(1)));
         }
-        return new(null,
-            x => (Pick(LogSoftmax(x)).exp() * sign).sum(1),
-            j => LogSoftmaxJet(j).Map(Pick).Elementwise(JetFunctions.Exp).Map(v => (v * sign).sum(1)));
+        return new(null, x => Signed(Pick(LogSoftmax(x)).exp()), j => LogSoftmaxJet(j).Map(Pick).Elementwise(JetFunctions.Exp).Map(Signed));
     }
 
-    // [B, k] token ids and signs: each row's answers (+1), then, when read, its wrong tokens (−1), padded with sign 0.
-    private static (Tensor Columns, Tensor Sign) TokenColumns(IReadOnlyList<AnswerMetric> rows, bool readsWrong, Device device)
+    // Each row's tokens as [B, k] gather columns (indices into tokens when given, else token ids) and their weights: its
+    // answers +1, then, when read, its wrong tokens −1 (with average, each set's weights sum to ±1 instead); padded to
+    // the longest row with its first answer at weight 0.
+    private static (Tensor Columns, Tensor Weight) TokenColumns(IReadOnlyList<AnswerMetric> rows, bool readsWrong, bool average, long[]? tokens, Device device)
     {
         int width = rows.Max(x => x.Answers.Count + (readsWrong ? x.Wrongs.Count : 0));
-        var (columns, sign) = (new long[rows.Count, width], new float[rows.Count, width]);
+        var (columns, weight) = (new long[rows.Count, width], new double[rows.Count, width]);
+        long Column(int token) => tokens is null ? token : Array.IndexOf(tokens, (long)token);
         for (int b = 0; b < rows.Count; b++)
         {
-            var read = rows[b].Answers.Select(t => (Token: t, Sign: 1f)).Concat(readsWrong ? rows[b].Wrongs.Select(t => (Token: t, Sign: -1f)) : []).ToArray();
+            var (answers, wrongs) = (rows[b].Answers, readsWrong ? rows[b].Wrongs : []);
+            double Each(IReadOnlyList<int> set) => average ? 1.0 / set.Count : 1;
+            var read = answers.Select(t => (Token: t, Weight: Each(answers))).Concat(wrongs.Select(t => (Token: t, Weight: -Each(wrongs)))).ToArray();
             for (int k = 0; k < width; k++)
-                (columns[b, k], sign[b, k]) = k < read.Length ? (read[k].Token, read[k].Sign) : (rows[b].Answer, 0f);
+                (columns[b, k], weight[b, k]) = k < read.Length ? (Column(read[k].Token), read[k].Weight) : (Column(rows[b].Answer), 0);
         }
-        return (tensor(columns, device: device), tensor(sign, device: device));
+        return (tensor(columns, device: device), tensor(weight, device: device));
     }
 
     // The rows' clean distributions, [B, V] (or [1, V] when every row compares with the same one).
