@@ -37,7 +37,9 @@ public sealed class GreaterThanTask : ToyTask
     /// <summary>Two-digit year text.</summary>
     public static string Year(int y) => y.ToString("00", System.Globalization.CultureInfo.InvariantCulture);
 
-    private int YearId(int y) => Tokenizer.Encode(Year(y), addBos: false)[0];
+    private int YearId(int y) => YearId(Year(y));
+
+    private int YearId(string year) => Tokenizer.Encode(year, addBos: false)[0];
 
     /// <inheritdoc />
     public override ToyBatch Sample(int batch, Random random)
@@ -83,8 +85,7 @@ public sealed class GreaterThanTask : ToyTask
         {
             string yy = Tokenizer.TokenText(p.Clean[8]).Trim(); // the start year, at position 8
             var (later, upTo) = YearsAround(yy);
-            int Id(string year) => Tokenizer.Encode(year, addBos: false)[0];
-            return PromptPair.WithSets(p.Clean, p.Corrupted, [.. later.Select(Id)], [.. upTo.Select(Id)]);
+            return PromptPair.WithSets(p.Clean, p.Corrupted, [.. later.Select(YearId)], [.. upTo.Select(YearId)]);
         })];
 
     /// <summary>The two-digit years after <paramref name="yy"/> ("45": "46" … "99") and up to it ("00" … "45"): the
