@@ -12,6 +12,9 @@ namespace CircuitDsl.Cli.Commands;
 /// <summary><c>circuit attribute</c>: Screen–Flag–Fix (and any other estimator) on one prompt pair or a dataset.</summary>
 internal static class AttributeCommand
 {
+    // The options' defaults are the engine's: one place to change them.
+    private static readonly AttributionOptions Defaults = new();
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
@@ -20,14 +23,14 @@ internal static class AttributeCommand
         var components = new Option<string>("--components") { Description = "heads, mlps, neurons, resid, qkv, heads-pos, or ids (L3H5,L2MLP), comma-separated.", DefaultValueFactory = _ => "heads,mlps" };
         var methods = new Option<string>("--methods") { Description = "Estimators for every component: patching,atp,hvp,mshvp,ig,atpstar,gim (Screen–Flag–Fix always runs unless --no-sff).", DefaultValueFactory = _ => "" };
         var noSff = new Option<bool>("--no-sff") { Description = "Skip Screen–Flag–Fix; compute only --methods." };
-        var k = new Option<int>("--k") { Description = "MS-HVP sub-steps.", DefaultValueFactory = _ => 5 };
-        var igSteps = new Option<int>("--ig-steps") { Description = "IG grid points.", DefaultValueFactory = _ => 32 };
-        var tau = new Option<double>("--tau") { Description = "Flag threshold on R̃.", DefaultValueFactory = _ => 1.0 / 3 };
-        var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => CurvatureScreen.Hutchinson };
-        var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => 4 };
+        var k = new Option<int>("--k") { Description = "MS-HVP sub-steps.", DefaultValueFactory = _ => Defaults.K };
+        var igSteps = new Option<int>("--ig-steps") { Description = "IG grid points.", DefaultValueFactory = _ => Defaults.IgSteps };
+        var tau = new Option<double>("--tau") { Description = "Flag threshold on R̃.", DefaultValueFactory = _ => Defaults.Tau };
+        var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => Defaults.Screen };
+        var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => Defaults.HutchinsonProbes };
         var screenFraction = new Option<double?>("--screen-fraction") { Description = "Screened R̃ that earns an exact HVP, as a fraction of τ (default: 0.75 Hutchinson, 0.25 gradient difference)." };
         var top = CommonOptions.Top("Rows of the console table.", 15);
-        var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => 64 };
+        var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => Defaults.MaxRowsPerChunk };
         var json = new Option<FileInfo?>("--json") { Description = "Write the full result as JSON." };
         var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report to this folder: per-layer heatmaps of heads and MLPs, estimates against patching (with --methods patching), the JSON." };
         var shard = new Option<string?>("--shard") { Description = "Run shard i/n only (with --no-sff) and write --partial; combine with `circuit merge`." };

@@ -88,8 +88,13 @@ public sealed record AttributionOptions
     /// screen predicts the exact curvature.</summary>
     public IReadOnlyList<CurvatureScreen> ExtraScreens { get; init; } = [];
 
-    /// <summary>Hutchinson probes: the screen's budget (each probe is one more row of the screen's forward and backward; more probes, sharper screen).</summary>
-    public int HutchinsonProbes { get; init; } = 4;
+    /// <summary>
+    /// Hutchinson probes: the screen's budget (each probe is one more row of the screen's forward and backward; more
+    /// probes, sharper screen). 3 flag what 4 and 8 do on six model/component sets over four seeds, where 2 missed a
+    /// flag (docs/screen-threshold-study.md), and cost a sixth less of AtP's pass (Screen–Flag–Fix on the GPT-2 shape's
+    /// heads 10–20 % faster at batch 1 and 8; heads × positions unchanged).
+    /// </summary>
+    public int HutchinsonProbes { get; init; } = 3;
 
     /// <summary>The flag stage considers the top-k components by max(|AtP|, |AtP + screened q|), plus
     /// <see cref="MarginBand"/>; null = max(<see cref="MinimumCandidates"/>, <see cref="CandidateShare"/> of all).</summary>

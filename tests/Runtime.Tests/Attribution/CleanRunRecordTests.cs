@@ -134,7 +134,7 @@ public class CleanRunRecordTests
         // Two pairs per group (2 + 4 probes = 6 rows each, 12 per chunk): the middle budget records the first group only.
         AttributionResult Run(long budget) => new AttributionEngine(model, new AttributionOptions
         {
-            Methods = Methods.Hvp, MaxRowsPerChunk = 12, CleanRecordBudget = budget,
+            Methods = Methods.Hvp, MaxRowsPerChunk = 12, HutchinsonProbes = 4, CleanRecordBudget = budget,
         }).Run(pairs, masks.Components);
         var all = Run(2L << 30);
         foreach (long budget in new[] { 0, 2 * perPair + perPair / 2 })

@@ -44,7 +44,7 @@ public class PairStateBudgetTests
         var pairs = new IoiTask().Pairs(6, seed: 3);
         IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
         // Six rows a chunk: one pair (clean, corrupted, four probes) per AtP group, so a budget of 2.5 states keeps two.
-        var options = new AttributionOptions { Methods = hvpForAll ? Methods.Patching | Methods.Hvp : Methods.Patching, MaxRowsPerChunk = 6 };
+        var options = new AttributionOptions { Methods = hvpForAll ? Methods.Patching | Methods.Hvp : Methods.Patching, MaxRowsPerChunk = 6, HutchinsonProbes = 4 };
         var one = PairState.Build(model, pairs[0], [.. components.Select(c => c.Site).Distinct()], null, false, new CostLedger(), out _, recordCleanRun: true);
         long budget = (long)(statesKept * one.Bytes);
 
