@@ -90,8 +90,8 @@ public sealed record AttributionOptions
 
     /// <summary>
     /// Hutchinson probes: the screen's budget (each probe is one more row of the screen's forward and backward; more
-    /// probes, sharper screen). 3 flag what 4 and 8 do on six model/component sets over four seeds, where 2 missed a
-    /// flag (docs/screen-threshold-study.md), and cost a sixth less of AtP's pass (Screen–Flag–Fix on the GPT-2 shape's
+    /// probes, sharper screen). 3 miss no flag that 4 find on six model/component sets over four seeds, where 2 miss
+    /// more (docs/screen-threshold-study.md), and cost a sixth less of AtP's pass (Screen–Flag–Fix on the GPT-2 shape's
     /// heads 10–20 % faster at batch 1 and 8; heads × positions unchanged).
     /// </summary>
     public int HutchinsonProbes { get; init; } = 3;
