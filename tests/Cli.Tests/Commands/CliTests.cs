@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using CircuitDsl.Runtime.Attribution;
 using CircuitDsl.Runtime.Loading;
 using CircuitDsl.Tests.Support;
 
@@ -139,9 +140,10 @@ public class AttributeCommandTests
             components.Should().OnlyContain(c => Has(c, "patching") && Has(c, "atp") && Has(c, "rtilde"));
             components.Select(c => c.GetProperty("id").GetString()).Should().Contain("L4MLP");
             root.GetProperty("evaluation").GetProperty("methods").TryGetProperty("atp", out _).Should().BeTrue();
-            // AtP's clean and corrupted runs and the four Hutchinson probes are rows of one forward and one backward.
+            // AtP's clean and corrupted runs and the Hutchinson probes are rows of one forward and one backward.
             var pass = root.GetProperty("cost").GetProperty("atp + screen.hutchinson");
-            (pass.GetProperty("forwards").GetInt32(), pass.GetProperty("backwards").GetInt32(), pass.GetProperty("rows").GetInt32()).Should().Be((1, 1, 6));
+            int probes = new AttributionOptions().HutchinsonProbes;
+            (pass.GetProperty("forwards").GetInt32(), pass.GetProperty("backwards").GetInt32(), pass.GetProperty("rows").GetInt32()).Should().Be((1, 1, 2 + probes));
         }
         finally { File.Delete(json); }
     }
