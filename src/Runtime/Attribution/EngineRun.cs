@@ -28,6 +28,7 @@ internal sealed class EngineRun : IDisposable
     // Each pair's state while it fits the budget (null once released: a later stage rebuilds it), and what the result
     // needs of every pair.
     private readonly PairState?[] _states;
+    private readonly AnswerMetric[] _metrics; // kept beyond a released state: a rebuild reuses KL's clean distributions
     private readonly double[] _scales, _cleanMetrics, _corruptedMetrics, _topProbabilities;
 
     public EngineRun(HookedTransformer model, AttributionOptions options, IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components,
@@ -37,6 +38,7 @@ internal sealed class EngineRun : IDisposable
         int n = components.Count, p = pairs.Count;
         _table = new PerPairTable(p, n);
         _states = new PairState?[p];
+        _metrics = new AnswerMetric[p];
         (_scales, _cleanMetrics, _corruptedMetrics, _topProbabilities) = (new double[p], new double[p], new double[p], new double[p]);
         _all = [.. Enumerable.Range(0, n)];
         _queryKeyInputs = [.. _all.Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key)];
@@ -82,6 +84,7 @@ internal sealed class EngineRun : IDisposable
             {
                 int i = group[j];
                 var state = built[j];
+                _metrics[i] = state.Metric;
                 (_scales[i], _cleanMetrics[i], _corruptedMetrics[i], _topProbabilities[i]) = (state.Scale, state.CleanMetric, state.CorruptedMetric, state.CleanTopProbability ?? 0);
                 var atp = AttributionPatching.Atp(masks, state);
                 _table.Set("atp", i, _all, atp);
@@ -221,7 +224,7 @@ internal sealed class EngineRun : IDisposable
         int[] released = [.. group.Where(i => _states[i] is null)];
         if (released.Length == 0) return [.. group.Select(i => _states[i]!)];
         var rebuilt = PairState.BuildMany(_model, [.. released.Select(i => _pairs[i])], _sites, null, false, _cost, out _, metric: _o.Metric,
-            recordCleanRun: record, stage: "rebuild");
+            recordCleanRun: record, stage: "rebuild", pairMetrics: [.. released.Select(i => _metrics[i])]);
         return [.. group.Select(i => _states[i] ?? rebuilt[Array.IndexOf(released, i)])];
     }
 

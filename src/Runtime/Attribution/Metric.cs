@@ -72,9 +72,10 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
 
     /// <summary>
     /// Each pair's metric. For <see cref="MetricKind.KlDivergence"/> this runs the clean prompts (a forward per group
-    /// of equally long ones, no graph) for the distributions each pair's metric compares with.
+    /// of equally long ones, no graph) for the distributions each pair's metric compares with, booked in
+    /// <paramref name="cost"/> as "kl.reference" when given.
     /// </summary>
-    public static AnswerMetric[] ForPairs(HookedTransformer model, MetricKind metric, IReadOnlyList<PromptPair> pairs)
+    public static AnswerMetric[] ForPairs(HookedTransformer model, MetricKind metric, IReadOnlyList<PromptPair> pairs, CostLedger? cost = null)
     {
         if (metric != MetricKind.KlDivergence) return [.. pairs.Select(x => Of(metric, x))];
         var metrics = new AnswerMetric[pairs.Count];
@@ -83,7 +84,9 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
         foreach (var group in Enumerable.Range(0, pairs.Count).GroupBy(i => pairs[i].Clean.Count))
             foreach (var chunk in group.Chunk(16))
             {
-                var logProbabilities = CleanLogProbabilities(model, [.. chunk.Select(i => pairs[i].Clean)]);
+                var prompts = chunk.Select(i => pairs[i].Clean).ToArray();
+                var logProbabilities = cost is null ? CleanLogProbabilities(model, prompts)
+                    : cost.Measure("kl.reference", forwards: 1, backwards: 0, rows: prompts.Length, () => CleanLogProbabilities(model, prompts));
                 for (int j = 0; j < chunk.Length; j++) metrics[chunk[j]] = KlFrom(logProbabilities[j]);
             }
         return metrics;

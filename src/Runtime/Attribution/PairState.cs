@@ -97,22 +97,24 @@ internal sealed class PairState
     /// fast or 1–4 % faster at 8–32 tokens (alternating runs). Rows are independent, so each pair's values are its own.
     /// <paramref name="probes"/>, when given, holds each pair's Hutchinson probes. The positions before the pairs'
     /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
-    /// forces the choice. Every pair is measured by <paramref name="metric"/>. With <paramref name="recordCleanRun"/> the
+    /// forces the choice. Every pair is measured by <paramref name="metric"/>, or by its metric in
+    /// <paramref name="pairMetrics"/> when made already (a rebuild keeps KL's clean distributions). With <paramref name="recordCleanRun"/> the
     /// clean rows' pass also keeps what jets at t = 0 take from it (<see cref="CleanRunRecord"/>): the backward's
     /// adjoints and the forward's linear outputs. The passes' cost is booked under <paramref name="stage"/>.
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
         IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference,
-        bool recordCleanRun = false, string stage = "atp")
+        bool recordCleanRun = false, string stage = "atp", IReadOnlyList<AnswerMetric>? pairMetrics = null)
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
         if (pairs.Any(x => x.Clean.Count != pairs[0].Clean.Count)) throw new ArgumentException("Pairs that share passes must be equally long.", nameof(pairs));
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
+        if (pairMetrics is not null && pairMetrics.Count != k) throw new ArgumentException($"{pairMetrics.Count} metrics for {k} pairs.", nameof(pairMetrics));
         var c = model.Config;
         var device = model.Device;
-        var pairMetrics = AnswerMetric.ForPairs(model, metric, pairs);
+        pairMetrics ??= AnswerMetric.ForPairs(model, metric, pairs, cost);
         var states = pairs.Select((x, i) => new PairState(ModelInput.Single(x.Clean, device), pairMetrics[i]) { FirstDifference = x.FirstDifference }).ToArray();
         var metrics = states.Select(x => x.Metric).ToArray();
         var residSites = Enumerable.Range(0, c.Layers).Select(l => new Site(SiteKind.ResidPre, l)).ToList();

@@ -64,4 +64,23 @@ public class PairStateBudgetTests
                 if (x is null) y.Should().BeNull($"{a.Id} {what}");
                 else y!.Value.Should().BeApproximately(x.Value, 1e-4 * (1 + Math.Abs(x.Value)), $"{a.Id} {what}");
     }
+
+    [Fact]
+    public void A_rebuilt_pair_keeps_the_clean_distribution_KL_compares_with()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var pairs = new IoiTask().Pairs(4, seed: 5);
+        IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
+        var options = new AttributionOptions { Metric = MetricKind.KlDivergence, Methods = Methods.Patching };
+
+        var kept = new AttributionEngine(model, options).Run(pairs, components);
+        var rebuilt = new AttributionEngine(model, options with { PairStateBudget = 0 }).Run(pairs, components);
+
+        rebuilt.Cost.Should().ContainKey("rebuild");
+        // One forward of the clean prompts, shared by the pairs (equally long), whether states were kept or rebuilt.
+        foreach (var result in new[] { kept, rebuilt })
+            result.Cost["kl.reference"].Rows.Should().Be(pairs.Count, "each pair's clean distribution is computed once");
+        foreach (var (a, b) in kept.Components.Zip(rebuilt.Components))
+            b.Patching!.Value.Should().BeApproximately(a.Patching!.Value, 1e-5 * (1 + Math.Abs(a.Patching.Value)), a.Id);
+    }
 }
