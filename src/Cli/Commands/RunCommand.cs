@@ -55,13 +55,25 @@ internal static class RunCommand
         where property?.PropertyType == typeof(ExperimentPlan)
         select (type, (ExperimentPlan)property.GetValue(null)!);
 
+    // One resolver per hypothesis assembly loaded in this process, behind one handler (a host that runs several, as the
+    // tests do, adds no handler per run).
+    private static readonly Dictionary<string, AssemblyDependencyResolver> Resolvers = [];
+
+    static RunCommand() => AssemblyLoadContext.Default.Resolving += (context, name) =>
+        FindDependency(name) is { } path ? context.LoadFromAssemblyPath(path) : null;
+
+    private static string? FindDependency(AssemblyName name)
+    {
+        lock (Resolvers) return Resolvers.Values.Select(r => r.ResolveAssemblyToPath(name)).FirstOrDefault(found => found is not null);
+    }
+
     // The hypothesis assembly, its own dependencies (a test project's xunit, CircuitDsl.Testing) found beside it by its
     // .deps.json; CircuitDsl's assemblies, already loaded here, are shared with it.
     private static Assembly LoadWithDependencies(string path)
     {
-        var resolver = new AssemblyDependencyResolver(path);
-        AssemblyLoadContext.Default.Resolving += (context, name) =>
-            resolver.ResolveAssemblyToPath(name) is { } found ? context.LoadFromAssemblyPath(found) : null;
+        path = Path.GetFullPath(path);
+        lock (Resolvers)
+            if (!Resolvers.ContainsKey(path)) Resolvers[path] = new AssemblyDependencyResolver(path);
         return AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
     }
 
