@@ -79,10 +79,11 @@ internal sealed class PairState
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
-        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference, bool recordCleanRun = false)
+        HutchinsonProbes? probes = null, bool batched = false, MetricKind metric = MetricKind.LogitDifference, bool recordCleanRun = false,
+        bool gradients = true)
     {
         var state = BuildMany(model, [pair], sites, modification, corruptedGradient, cost, out var modified, probes is null ? null : [probes], batched,
-            metric: metric, recordCleanRun: recordCleanRun)[0];
+            metric: metric, recordCleanRun: recordCleanRun, gradients: gradients)[0];
         modifiedGradient = modified?[0];
         return state;
     }
@@ -100,18 +101,22 @@ internal sealed class PairState
     /// forces the choice. Every pair is measured by <paramref name="metric"/>, or by its metric in
     /// <paramref name="pairMetrics"/> when made already (a rebuild keeps KL's clean distributions). With <paramref name="recordCleanRun"/> the
     /// clean rows' pass also keeps what jets at t = 0 take from it (<see cref="CleanRunRecord"/>): the backward's
-    /// adjoints and the forward's linear outputs. The passes' cost is booked under <paramref name="stage"/>.
+    /// adjoints and the forward's linear outputs. Without <paramref name="gradients"/> there is no backward: the clean and
+    /// corrupted prompts share one forward, enough for patching (its clean cache and δ), not for AtP. The passes' cost
+    /// is booked under <paramref name="stage"/>.
     /// </summary>
     public static PairState[] BuildMany(HookedTransformer model, IReadOnlyList<PromptPair> pairs, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>?[]? modifiedGradients,
         IReadOnlyList<HutchinsonProbes>? probes = null, bool batched = false, bool? sharedPrefix = null, MetricKind metric = MetricKind.LogitDifference,
-        bool recordCleanRun = false, string stage = "atp", IReadOnlyList<AnswerMetric>? pairMetrics = null)
+        bool recordCleanRun = false, string stage = "atp", IReadOnlyList<AnswerMetric>? pairMetrics = null, bool gradients = true)
     {
         int k = pairs.Count;
         if (k == 0) throw new ArgumentException("At least one pair is needed.", nameof(pairs));
         if (pairs.Any(x => x.Clean.Count != pairs[0].Clean.Count)) throw new ArgumentException("Pairs that share passes must be equally long.", nameof(pairs));
         if (probes is not null && probes.Count != k) throw new ArgumentException($"{probes.Count} probe sets for {k} pairs.", nameof(probes));
         if (pairMetrics is not null && pairMetrics.Count != k) throw new ArgumentException($"{pairMetrics.Count} metrics for {k} pairs.", nameof(pairMetrics));
+        if (!gradients && (modification is not null || corruptedGradient || probes is not null || recordCleanRun))
+            throw new ArgumentException("GIM, g′, the probes and the clean run's record all need the backward that a state without gradients leaves out.", nameof(gradients));
         var c = model.Config;
         var device = model.Device;
         pairMetrics ??= AnswerMetric.ForPairs(model, metric, pairs, cost);
@@ -137,7 +142,13 @@ internal sealed class PairState
 
         Pass clean, dirty;
         Pass? jointPass = null;
-        if (joint)
+        if (!gradients)
+        {
+            var both = cost.Measure(stage, forwards: 1, backwards: 0, rows: 2 * k, () => Run(model, Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted)]),
+                [.. metrics, .. metrics], [.. sites.Union(cleanCache)], Prefix(), [.. pairOfRow, .. pairOfRow]));
+            (clean, dirty) = (both, both.Skip(k));
+        }
+        else if (joint)
         {
             int[] probeCounts = probes?.Select(x => x.Count).ToArray() ?? new int[k];
             var input = Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted),

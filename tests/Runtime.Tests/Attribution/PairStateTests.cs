@@ -31,6 +31,44 @@ public class PairStateTests
     }
 }
 
+/// <summary>A state built without gradients: one forward of the clean and corrupted prompts, enough for patching.</summary>
+public class ForwardOnlyPairStateTests
+{
+    [Fact]
+    public void A_state_without_gradients_patches_as_a_full_one_from_one_forward()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var pair = new IoiTask().Pairs(1, seed: 7)[0];
+        IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
+        var sites = components.Select(c => c.Site).Distinct().ToList();
+        using var masks = new ComponentMasks(components, model.Config, pair.Clean.Count, model.Device);
+        int[] all = [.. Enumerable.Range(0, components.Count)];
+        var cost = new CostLedger();
+
+        var full = PairState.Build(model, pair, sites, null, false, new CostLedger(), out _);
+        var forwardOnly = PairState.Build(model, pair, sites, null, false, cost, out _, gradients: false);
+
+        cost.ByMethod.Should().ContainSingle().Which.Value.Should().Match<MethodCost>(x => x.Forwards == 1 && x.Backwards == 0 && x.Rows == 2);
+        forwardOnly.CleanGradient.Should().BeEmpty();
+        forwardOnly.CleanMetric.Should().BeApproximately(full.CleanMetric, 1e-6);
+        forwardOnly.CorruptedMetric.Should().BeApproximately(full.CorruptedMetric, 1e-6);
+        var expected = ActivationPatching.Estimate(new PhiEvaluator(model, full, masks, 64), all, new CostLedger());
+        var actual = ActivationPatching.Estimate(new PhiEvaluator(model, forwardOnly, masks, 64), all, new CostLedger());
+        for (int c = 0; c < all.Length; c++)
+            actual[c].Should().BeApproximately(expected[c], 1e-5 * (1 + Math.Abs(expected[c])), components[c].Id);
+    }
+
+    [Fact]
+    public void What_needs_the_backward_is_refused_without_gradients()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var pair = new IoiTask().Pairs(1, seed: 7)[0];
+        var sites = Components.Heads(model.Config).Select(c => c.Site).Distinct().ToList();
+        var act = () => PairState.Build(model, pair, sites, null, corruptedGradient: true, new CostLedger(), out _, gradients: false);
+        act.Should().Throw<ArgumentException>().WithMessage("*need the backward*");
+    }
+}
+
 /// <summary>Pairs' states beyond <see cref="AttributionOptions.PairStateBudget"/> are released after AtP and rebuilt by the stages that need them.</summary>
 public class PairStateBudgetTests
 {
