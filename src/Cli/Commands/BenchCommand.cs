@@ -130,7 +130,7 @@ internal static class BenchCommand
         sb.AppendLine(MklOnAmd.Description);
         sb.AppendLine();
         sb.AppendLine("Times are medians of the timed runs (about a second of runs for operations under a second, one run otherwise and with --quick). The TorchSharp / PyTorch, AtP / (2F + 1B) and "
-            + "patching / Screen–Flag–Fix ratios are medians of rounds timed alternately, so they can differ from the quotient of "
+            + "patching end to end / Screen–Flag–Fix ratios are medians of rounds timed alternately, so they can differ from the quotient of "
             + "the two times in the second table.");
         sb.AppendLine();
         sb.AppendLine("| shape | ratio | value | target | met |");

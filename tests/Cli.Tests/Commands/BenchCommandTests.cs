@@ -21,7 +21,8 @@ public class BenchCommandTests
             [
                 "forward (1 row)", "forward + backward (1 row)", "AtP, all heads (2F + 1B)", "HVP, all heads (cached start, Taylor-mode jets)",
                 "HVP, all heads (cached start, double backward)", "HVP, all heads (full forward, double backward)",
-                "patching, all heads (cached start)", "Screen–Flag–Fix, all heads, Hutchinson screen (default)",
+                "patching, all heads (cached start)", "patching, all heads, end to end (clean and corrupted forward, then cached starts)",
+                "Screen–Flag–Fix, all heads, Hutchinson screen (default)",
                 "Screen–Flag–Fix, all heads, gradient-difference screen",
             ]);
             operations.Should().Contain(o => o.StartsWith("MS-HVP K=5")).And.Contain(o => o.StartsWith("IG m=32"));
