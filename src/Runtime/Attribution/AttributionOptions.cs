@@ -92,7 +92,7 @@ public sealed record AttributionOptions
     /// Hutchinson probes: the screen's budget (each probe is one more row of the screen's forward and backward; more
     /// probes, sharper screen). 3 miss no flag that 4 find on six model/component sets over four seeds, where 2 miss
     /// more (docs/screen-threshold-study.md), and cost a sixth less of AtP's pass (Screen–Flag–Fix on the GPT-2 shape's
-    /// heads 10–20 % faster at batch 1 and 8; heads × positions unchanged).
+    /// heads 7–22 % faster at batch 1, 17–20 % at batch 8; heads × positions unchanged).
     /// </summary>
     public int HutchinsonProbes { get; init; } = 3;
 
