@@ -28,8 +28,8 @@ internal sealed class EngineRun : IDisposable
     // Each pair's state while it fits the budget (null once released: a later stage rebuilds it), and what the result
     // needs of every pair.
     private readonly PairState?[] _states;
-    private readonly AnswerMetric[] _metrics; // kept beyond a released state: a rebuild reuses KL's clean distributions
-    private readonly double[] _scales, _cleanMetrics, _corruptedMetrics, _topProbabilities;
+    private readonly AnswerMetric[] _metrics; // beyond a released state: a rebuild reuses KL's clean distributions, the result their top probabilities
+    private readonly double[] _scales, _cleanMetrics, _corruptedMetrics;
 
     public EngineRun(HookedTransformer model, AttributionOptions options, IReadOnlyList<PromptPair> pairs, IReadOnlyList<Component> components,
         IProgress<AttributionProgress>? progress)
@@ -39,7 +39,7 @@ internal sealed class EngineRun : IDisposable
         _table = new PerPairTable(p, n);
         _states = new PairState?[p];
         _metrics = new AnswerMetric[p];
-        (_scales, _cleanMetrics, _corruptedMetrics, _topProbabilities) = (new double[p], new double[p], new double[p], new double[p]);
+        (_scales, _cleanMetrics, _corruptedMetrics) = (new double[p], new double[p], new double[p]);
         _all = [.. Enumerable.Range(0, n)];
         _queryKeyInputs = [.. _all.Where(c => components[c].Kind is ComponentKind.Query or ComponentKind.Key)];
         // Query/key components also need ∂M/∂pattern at their layer, to split their curvature into local and downstream.
@@ -85,7 +85,7 @@ internal sealed class EngineRun : IDisposable
                 int i = group[j];
                 var state = built[j];
                 _metrics[i] = state.Metric;
-                (_scales[i], _cleanMetrics[i], _corruptedMetrics[i], _topProbabilities[i]) = (state.Scale, state.CleanMetric, state.CorruptedMetric, state.CleanTopProbability ?? 0);
+                (_scales[i], _cleanMetrics[i], _corruptedMetrics[i]) = (state.Scale, state.CleanMetric, state.CorruptedMetric);
                 var atp = AttributionPatching.Atp(masks, state);
                 _table.Set("atp", i, _all, atp);
                 if (gimGradients is not null) _table.Set("gim", i, _all, AttributionPatching.Dot(masks, state, gimGradients[j]!));
@@ -183,7 +183,7 @@ internal sealed class EngineRun : IDisposable
     public AttributionResult Result(string modelName, bool[] flagged)
     {
         var data = new PairData(_table.ToPerPair(), _scales, _cleanMetrics, _corruptedMetrics, flagged, _screenKey,
-            _o.Metric == MetricKind.KlDivergence ? _topProbabilities : null);
+            _o.Metric == MetricKind.KlDivergence ? [.. _metrics.Select(m => m.ReferenceTopProbability!.Value)] : null);
         return ResultBuilder.Build(modelName, AnswerMetric.Name(_o.Metric), _components, _o, data, _cost.ByMethod);
     }
 

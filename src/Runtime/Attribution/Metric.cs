@@ -104,6 +104,10 @@ public sealed class AnswerMetric(MetricKind metric, int answer, int wrong) : IMe
     /// <summary>The clean run's log-probabilities, [V], that <see cref="MetricKind.KlDivergence"/> compares with; null for other metrics.</summary>
     public Tensor? Reference { get; private init; }
 
+    /// <summary>The most likely next token's probability under <see cref="Reference"/> (the KL's saturation check); null
+    /// for other metrics.</summary>
+    public double? ReferenceTopProbability => Reference is { } reference ? Math.Exp(reference.max().to_type(ScalarType.Float64).item<double>()) : null;
+
     /// <summary>Which metric.</summary>
     public MetricKind Metric => metric;
 

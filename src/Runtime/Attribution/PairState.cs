@@ -72,10 +72,6 @@ internal sealed class PairState
     /// <summary>|M(x) − M(x′)|, the scale R̃'s ε is relative to.</summary>
     public double Scale => Math.Abs(CleanMetric - CorruptedMetric);
 
-    /// <summary>The clean prompt's most likely next token's probability, where the metric compares whole distributions
-    /// (<see cref="MetricKind.KlDivergence"/>); else null.</summary>
-    public double? CleanTopProbability => Metric.Reference is { } reference ? Math.Exp(reference.max().to_type(ScalarType.Float64).item<double>()) : null;
-
     /// <summary>Runs one pair's passes; see <see cref="BuildMany"/>.</summary>
     public static PairState Build(HookedTransformer model, PromptPair pair, IReadOnlyCollection<Site> sites,
         BackwardModification? modification, bool corruptedGradient, CostLedger cost, out Dictionary<Site, Tensor>? modifiedGradient,
