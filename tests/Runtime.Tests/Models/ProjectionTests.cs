@@ -9,10 +9,10 @@ public class ProjectionTests
 {
     [Theory]
     [InlineData(1, 16, true)]
-    [InlineData(3, 13, false)] // 39 rows: padded to 48
+    [InlineData(3, 13, false)] // 39 rows
     [InlineData(8, 16, false)] // 128 rows: past Projection.TransposedProductRows
-    [InlineData(1, 13, true)] // 13 rows: padded to 16 for the product
-    [InlineData(2, 5, false)] // 10 rows: padded to 16
+    [InlineData(1, 13, true)] // 13 rows
+    [InlineData(2, 5, false)] // 10 rows
     [InlineData(3, 100, true)] // 300 rows: past Projection.TransposedProductRows
     public void Projection_is_x_W_transposed_plus_b_with_the_same_first_and_second_derivatives(int batch, int positions, bool hasBias)
     {
