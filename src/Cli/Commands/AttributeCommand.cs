@@ -28,6 +28,11 @@ internal static class AttributeCommand
         var tau = new Option<double>("--tau") { Description = "Flag threshold on R̃.", DefaultValueFactory = _ => Defaults.Tau };
         var screen = new Option<CurvatureScreen>("--screen") { Description = "Cheap screen for the flag stage.", DefaultValueFactory = _ => Defaults.Screen };
         var probes = new Option<int>("--probes") { Description = "Hutchinson probes (the screen's budget).", DefaultValueFactory = _ => Defaults.HutchinsonProbes };
+        var fix = new Option<FixMethod>("--fix")
+        {
+            Description = "How Screen–Flag–Fix fixes a flagged estimate: Patching (exact, a forward row each) or SecondOrder (gᵀδ + ½δᵀHδ from the flag stage, no pass of its own, bound |½δᵀHδ|).",
+            DefaultValueFactory = _ => Defaults.Fix,
+        };
         var screenFraction = new Option<double?>("--screen-fraction") { Description = "Screened R̃ that earns an exact HVP, as a fraction of τ (default: 0.75 Hutchinson, 0.25 gradient difference)." };
         var top = CommonOptions.Top("Rows of the console table.", 15);
         var rows = new Option<int>("--rows-per-chunk") { Description = "Batch rows per forward (memory knob).", DefaultValueFactory = _ => Defaults.MaxRowsPerChunk };
@@ -50,7 +55,7 @@ internal static class AttributeCommand
 
         var command = new Command("attribute", "Attribute a metric (by default the answer − wrong logit difference) to components with Screen–Flag–Fix.")
         {
-            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, top, rows, recordMemory, stateMemory, json, report, shard, shardAxis, partial, devices,
+            model, device, components, methods, noSff, k, igSteps, tau, screen, probes, screenFraction, fix, top, rows, recordMemory, stateMemory, json, report, shard, shardAxis, partial, devices,
         };
         foreach (var option in pairs.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -70,6 +75,7 @@ internal static class AttributeCommand
                 Screen = parse.GetValue(screen),
                 HutchinsonProbes = parse.GetValue(probes),
                 ScreenTauFraction = parse.GetValue(screenFraction),
+                Fix = parse.GetValue(fix),
                 MaxRowsPerChunk = parse.GetValue(rows),
                 CleanRecordBudget = CommonOptions.ParseBytes(parse.GetValue(recordMemory)!, "--record-memory", allowZero: true),
                 PairStateBudget = CommonOptions.ParseBytes(parse.GetValue(stateMemory)!, "--state-memory", allowZero: true),

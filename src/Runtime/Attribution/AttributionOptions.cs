@@ -45,6 +45,18 @@ public enum CurvatureScreen
     Exact,
 }
 
+/// <summary>How Screen–Flag–Fix fixes the estimate of a component it flags.</summary>
+public enum FixMethod
+{
+    /// <summary>Exact activation patching: one forward row each from the clean cache, so no error is left to bound
+    /// (default); the second-order estimate is listed beside it.</summary>
+    Patching,
+
+    /// <summary>The second-order correction gᵀδ + ½δᵀHδ alone, from the flag stage's exact curvature: no pass of its
+    /// own; its bound is |½δᵀHδ|, as for any HVP estimate.</summary>
+    SecondOrder,
+}
+
 /// <summary>Knobs of an attribution run. Defaults follow the paper.</summary>
 public sealed record AttributionOptions
 {
@@ -54,6 +66,9 @@ public sealed record AttributionOptions
 
     /// <summary>Run Screen–Flag–Fix (AtP → R̃ → HVP / MS-HVP on flagged).</summary>
     public bool ScreenFlagFix { get; init; } = true;
+
+    /// <summary>How Screen–Flag–Fix fixes a flagged estimate: exact patching (default) or the second-order correction.</summary>
+    public FixMethod Fix { get; init; } = FixMethod.Patching;
 
     /// <summary>Estimators computed for every component in addition to the pipeline (e.g. patching for evaluation).</summary>
     public Methods Methods { get; init; } = Methods.None;
@@ -156,6 +171,7 @@ public sealed record AttributionOptions
         if (PairStateBudget < 0) throw new AttributionInputException($"The pair-state budget must be ≥ 0 bytes; got {PairStateBudget}.");
         if (CandidateTopK is < 1) throw new AttributionInputException($"Candidate top-k must be ≥ 1; got {CandidateTopK}.");
         if (!Enum.IsDefined(Metric)) throw new AttributionInputException($"Unknown metric {(int)Metric}.");
+        if (!Enum.IsDefined(Fix)) throw new AttributionInputException($"Unknown fix {(int)Fix}; use Patching or SecondOrder.");
     }
 
     /// <summary>Rows per chunk such that a double-backward chunk stays within <paramref name="bytes"/>, from a

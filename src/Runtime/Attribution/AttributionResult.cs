@@ -11,7 +11,7 @@ public sealed record ComponentEstimate
     /// <summary>Its id, e.g. <c>L3H5</c>.</summary>
     public string Id => Component.Id;
     /// <summary>Exact activation patching Δ = φ(1) − φ(0): for every component when asked, and for flagged components
-    /// always (Screen–Flag–Fix patches them: one forward row each).</summary>
+    /// when Screen–Flag–Fix fixes by patching (the default: one forward row each).</summary>
     public double? Patching { get; init; }
     /// <summary>AtP, gᵀδ = φ′(0).</summary>
     public required double Atp { get; init; }
@@ -54,9 +54,13 @@ public sealed record ComponentEstimate
     /// <summary>True when Screen–Flag–Fix produced this estimate (its flags decide <see cref="Estimate"/>).</summary>
     public bool ScreenFlagFix { get; init; }
 
+    /// <summary>How Screen–Flag–Fix fixed a flagged estimate (<see cref="AttributionOptions.Fix"/>).</summary>
+    public FixMethod Fix { get; init; }
+
     /// <summary>
-    /// The final estimate. With Screen–Flag–Fix, the method's: the exact patching effect for flagged components, AtP
-    /// (which R̃ &lt; τ trusts) for the others, whatever other estimators were asked for beside it. Without it, the best
+    /// The final estimate. With Screen–Flag–Fix, the method's: the exact patching effect for flagged components (with
+    /// <see cref="FixMethod.SecondOrder"/>, MS-HVP where computed, else HVP), AtP (which R̃ &lt; τ trusts) for the
+    /// others, whatever other estimators were asked for beside it. Without it, the best
     /// computed: MS-HVP, else HVP, else AtP. Patching asked for every component is ground truth for evaluation, never
     /// an unflagged component's estimate.
     /// </summary>
@@ -69,7 +73,7 @@ public sealed record ComponentEstimate
     };
 
     /// <summary>Which method <see cref="Estimate"/> comes from.</summary>
-    public string EstimateMethod => EstimateOrder(Flagged, ScreenFlagFix).First(m => m switch
+    public string EstimateMethod => EstimateOrder(Flagged, ScreenFlagFix, Fix).First(m => m switch
     {
         "patching" => Patching is not null,
         "mshvp" => MsHvp is not null,
@@ -78,9 +82,11 @@ public sealed record ComponentEstimate
     });
 
     /// <summary>The methods <see cref="Estimate"/> takes, in order of preference, for a component flagged or not, by
-    /// Screen–Flag–Fix or not (shared with the evaluation, which applies it per pair).</summary>
-    public static IReadOnlyList<string> EstimateOrder(bool flagged, bool screenFlagFix) =>
-        flagged ? ["patching", "mshvp", "hvp", "atp"] : screenFlagFix ? ["atp"] : ["mshvp", "hvp", "atp"];
+    /// Screen–Flag–Fix or not, fixed by <paramref name="fix"/> (shared with the evaluation, which applies it per pair).</summary>
+    public static IReadOnlyList<string> EstimateOrder(bool flagged, bool screenFlagFix, FixMethod fix = FixMethod.Patching) =>
+        flagged && fix == FixMethod.Patching ? ["patching", "mshvp", "hvp", "atp"]
+        : flagged || !screenFlagFix ? ["mshvp", "hvp", "atp"]
+        : ["atp"];
 }
 
 /// <summary>The outcome of an attribution run.</summary>

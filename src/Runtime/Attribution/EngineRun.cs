@@ -135,7 +135,7 @@ internal sealed class EngineRun : IDisposable
 
     /// <summary>
     /// Flag: exact HVP only where the screen says curvature may matter, then R̃ ≥ τ. Fix: the flagged components' exact
-    /// patching effect. Returns the flags.
+    /// patching effect (unless <see cref="AttributionOptions.Fix"/> takes the second-order correction). Returns the flags.
     /// </summary>
     public bool[] FlagAndFix()
     {
@@ -167,7 +167,7 @@ internal sealed class EngineRun : IDisposable
         if (fix.Length > 0)
             for (int i = 0; i < p; i++)
                 _table.Set("hvp", i, fix, [.. fix.Select(c => _table.Get("atp", i, c) + _table.Get("curvature", i, c))]);
-        if (!o.Methods.HasFlag(Methods.Patching)) ForEachPairGroup("fix", fix, Patch);
+        if (o.Fix == FixMethod.Patching && !o.Methods.HasFlag(Methods.Patching)) ForEachPairGroup("fix", fix, Patch);
         return flagged;
     }
 

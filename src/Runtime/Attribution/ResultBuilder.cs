@@ -98,10 +98,11 @@ public static class ResultBuilder
             RTilde = curvature is null ? null : MeanRTilde(t, data.Scales, c, curvature, o.Epsilon),
             Flagged = data.Flagged[c],
             ScreenFlagFix = o.ScreenFlagFix,
+            Fix = o.Fix,
             LocalCurvature = component.Kind is ComponentKind.Query or ComponentKind.Key ? Mean("curvature.local")
                 : component.Kind == ComponentKind.Residual || !t.Has("curvature", c) ? null : 0.0,
             // The bound of the estimate given: 0 for an exact one, MS-HVP's remainder for MS-HVP's, else |q| (AtP's, and HVP's).
-            Bound = data.Flagged[c] && t.Has("patching", c) ? 0
+            Bound = data.Flagged[c] && o.Fix == FixMethod.Patching && t.Has("patching", c) ? 0
                 : !(o.ScreenFlagFix && !data.Flagged[c]) && t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c)
                 : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
         };

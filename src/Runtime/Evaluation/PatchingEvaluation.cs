@@ -44,10 +44,10 @@ public sealed record PatchingEvaluation
         var patching = perPair["patching"];
         int pairs = patching.Length, n = components.Count;
         var values = perPair.ToDictionary(kv => kv.Key, kv => kv.Value);
-        // The final estimate per pair (as ComponentEstimate.Estimate): with Screen–Flag–Fix, exact for flagged
+        // The final estimate per pair (as ComponentEstimate.Estimate): with Screen–Flag–Fix, its fix for flagged
         // components and AtP for the others; without it, the best method computed.
         values["estimate"] = [.. Enumerable.Range(0, pairs).Select(i => Enumerable.Range(0, n).Select(c =>
-            ComponentEstimate.EstimateOrder(flagged[c], options.ScreenFlagFix)
+            ComponentEstimate.EstimateOrder(flagged[c], options.ScreenFlagFix, options.Fix)
                 .Select(m => values.TryGetValue(m, out var v) ? v[i][c] : double.NaN).First(x => !double.IsNaN(x))).ToArray())];
 
         var atpError = MeanAbsError(values["atp"], patching);

@@ -24,6 +24,7 @@ public class BenchCommandTests
                 "patching, all heads (cached start)", "patching, all heads, end to end (clean and corrupted forward, then cached starts)",
                 "Screen–Flag–Fix, all heads, Hutchinson screen (default)",
                 "Screen–Flag–Fix, all heads, gradient-difference screen",
+                "Screen–Flag–Fix, all heads, Hutchinson screen, second-order fix",
             ]);
             operations.Should().Contain(o => o.StartsWith("MS-HVP K=5")).And.Contain(o => o.StartsWith("IG m=32"));
             rows.Should().OnlyContain(r => r.GetProperty("Seconds").GetDouble() > 0, "every row was measured");

@@ -148,6 +148,24 @@ public class AttributeCommandTests
         finally { File.Delete(json); }
     }
 
+    [SkippableFact]
+    public void Attribute_fixes_flagged_estimates_by_the_second_order_correction_when_asked()
+    {
+        string model = CliTests.Stories260K();
+        string json = Path.Combine(Path.GetTempPath(), $"cdsl-attribute-{Guid.NewGuid():N}.json");
+        try
+        {
+            CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--fix", "SecondOrder", "--json", json]).Code.Should().Be(0);
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var root = doc.RootElement;
+            root.GetProperty("options").GetProperty("fix").GetString().Should().Be("second_order");
+            root.GetProperty("cost").TryGetProperty("patching", out _).Should().BeFalse("no fix pass runs");
+            var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--fix", "Guess"]);
+            (code, output.Contains("Guess")).Should().Be((1, true), "an unknown fix is refused at parsing, naming it");
+        }
+        finally { File.Delete(json); }
+    }
+
     private static bool Has(JsonElement e, string name) => e.TryGetProperty(name, out var _);
 
     [SkippableFact]

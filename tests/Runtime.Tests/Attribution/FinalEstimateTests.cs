@@ -30,4 +30,34 @@ public class FinalEstimateTests
         estimate.MeanAbsError.Should().BeApproximately(expected, 1e-9, "flagged components are exact; the others contribute AtP's error");
         estimate.MeanAbsError.Should().BeLessThan(atp.MeanAbsError);
     }
+
+    [Fact]
+    public void The_second_order_fix_reports_atp_plus_the_exact_curvature_for_flagged_components_without_a_fix_pass()
+    {
+        var model = ModelLoader.Load(RepoModels.Path("ioi"));
+        var pairs = new IoiTask().Pairs(4, seed: 3);
+        IReadOnlyList<Component> components = [.. Components.Heads(model.Config), .. Components.Mlps(model.Config)];
+        var byPatching = new AttributionEngine(model).Run(pairs, components);
+        var secondOrder = new AttributionEngine(model, new AttributionOptions { Fix = FixMethod.SecondOrder }).Run(pairs, components);
+        var evaluated = new AttributionEngine(model, new AttributionOptions { Fix = FixMethod.SecondOrder, Methods = Methods.Patching }).Run(pairs, components);
+
+        byPatching.Cost.Should().ContainKey("patching", "the default fix patches each flagged component");
+        secondOrder.Cost.Should().NotContainKey("patching", "the second-order fix needs no pass of its own");
+        secondOrder.Components.Select(c => c.Flagged).Should().Equal(byPatching.Components.Select(c => c.Flagged), "the fix does not change the flags");
+        secondOrder.Components.Should().Contain(c => c.Flagged);
+        var curvature = secondOrder.Data!.Values["curvature"];
+        foreach (var (c, j) in secondOrder.Components.Select((c, j) => (c, j)).Where(x => x.c.Flagged))
+        {
+            (c.EstimateMethod, c.Patching).Should().Be(("hvp", (double?)null), c.Id);
+            c.Estimate.Should().BeApproximately(c.Atp + c.Curvature!.Value, 1e-9, $"{c.Id}: gᵀδ + ½δᵀHδ");
+            c.Bound.Should().BeApproximately(curvature.Average(pair => Math.Abs(pair[j])), 1e-9, $"{c.Id}: its bound is the second-order term");
+        }
+        // With patching asked for evaluation, flagged components still report the second-order estimate, bounded as such.
+        foreach (var c in evaluated.Components.Where(c => c.Flagged))
+            (c.EstimateMethod, c.Bound > 0).Should().Be(("hvp", true), c.Id);
+        var perPair = evaluated.Data!.Values;
+        double expected = Enumerable.Range(0, pairs.Count).SelectMany(i => Enumerable.Range(0, components.Count).Select(c =>
+            Math.Abs((evaluated.Components[c].Flagged ? perPair["hvp"][i][c] : perPair["atp"][i][c]) - perPair["patching"][i][c]))).Average();
+        evaluated.Evaluation!.Methods.Single(m => m.Method == "estimate").MeanAbsError.Should().BeApproximately(expected, 1e-9);
+    }
 }
