@@ -39,7 +39,7 @@ public static class AttributionJson
             w.WriteString("screen", result.Options.Screen.ToString());
             w.WriteNumber("hutchinson_probes", result.Options.HutchinsonProbes);
             w.WriteBoolean("screen_flag_fix", result.Options.ScreenFlagFix);
-            w.WriteString("fix", result.Options.Fix == FixMethod.SecondOrder ? "second_order" : "patching");
+            w.WriteString("fix", result.Options.Fix.ToString());
             w.WriteEndObject();
 
             w.WriteStartArray("components");

@@ -158,7 +158,7 @@ public class AttributeCommandTests
             CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--fix", "SecondOrder", "--json", json]).Code.Should().Be(0);
             using var doc = JsonDocument.Parse(File.ReadAllText(json));
             var root = doc.RootElement;
-            root.GetProperty("options").GetProperty("fix").GetString().Should().Be("second_order");
+            root.GetProperty("options").GetProperty("fix").GetString().Should().Be("SecondOrder", "as --fix and --screen spell it");
             root.GetProperty("cost").TryGetProperty("patching", out _).Should().BeFalse("no fix pass runs");
             var (code, output) = CliTests.Run(["attribute", "--model", model, .. CliTests.StoriesPairWithWrong, "--fix", "Guess"]);
             (code, output.Contains("Guess")).Should().Be((1, true), "an unknown fix is refused at parsing, naming it");
