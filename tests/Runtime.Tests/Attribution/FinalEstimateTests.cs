@@ -31,6 +31,15 @@ public class FinalEstimateTests
         estimate.MeanAbsError.Should().BeLessThan(atp.MeanAbsError);
     }
 
+    [Theory]
+    [InlineData(true, true, FixMethod.Patching, "patching,mshvp,hvp,atp")]
+    [InlineData(true, true, FixMethod.SecondOrder, "mshvp,hvp,atp")]
+    [InlineData(false, true, FixMethod.Patching, "atp")]
+    [InlineData(false, true, FixMethod.SecondOrder, "atp")]
+    [InlineData(false, false, FixMethod.Patching, "mshvp,hvp,atp")]
+    public void A_flagged_estimate_is_the_fix_s_and_an_unflagged_one_atp(bool flagged, bool screenFlagFix, FixMethod fix, string order) =>
+        string.Join(",", ComponentEstimate.EstimateOrder(flagged, screenFlagFix, fix)).Should().Be(order);
+
     [Fact]
     public void The_second_order_fix_reports_atp_plus_the_exact_curvature_for_flagged_components_without_a_fix_pass()
     {
