@@ -192,6 +192,16 @@ public enum Estimator
     Gim,
 }
 
+/// <summary>How Screen–Flag–Fix fixes the estimate of a component it flags.</summary>
+public enum FixBy
+{
+    /// <summary>Exact activation patching, one forward row each: the flagged estimate is exact (the default).</summary>
+    Patching,
+    /// <summary>The second-order correction gᵀδ + ½δᵀHδ from the flag stage (the paper's fix): no pass of its own, bounded
+    /// by |½δᵀHδ|.</summary>
+    SecondOrder,
+}
+
 /// <summary>What an experiment's attribution explains, read at the last position of each prompt.</summary>
 public enum Metric
 {
@@ -230,6 +240,9 @@ public sealed class ExperimentAttribute : Attribute
 
     /// <summary>Also run exact patching on the circuit's components, for comparison.</summary>
     public bool CompareWithPatching { get; set; } = true;
+
+    /// <summary>How Screen–Flag–Fix fixes a flagged estimate: exact patching (default) or the second-order correction.</summary>
+    public FixBy Fix { get; set; } = FixBy.Patching;
 
     /// <summary>Flag threshold on R̃, in (0, 1).</summary>
     public double Tau { get; set; } = 1.0 / 3;

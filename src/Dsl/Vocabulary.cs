@@ -168,9 +168,10 @@ public sealed class ExperimentPlan
         string swapSlot, string swapWith, IReadOnlyList<int> randomPositions, Func<string, Random, string>? corrupt,
         Estimator method, bool compareWithPatching, double tau, int k, int igSteps, int pairs, int seed, string answerPrefix = " ",
         IReadOnlyList<CircuitEdge>? edges = null, Metric metric = Metric.LogitDifference,
-        Func<IReadOnlyDictionary<string, string>, (string[] Answers, string[] Wrongs)>? answerSets = null)
+        Func<IReadOnlyDictionary<string, string>, (string[] Answers, string[] Wrongs)>? answerSets = null, FixBy fix = FixBy.Patching)
     {
         Metric = metric;
+        Fix = fix;
         AnswerSets = answerSets;
         AnswerPrefix = answerPrefix;
         Edges = edges ?? new CircuitEdge[0];
@@ -219,6 +220,8 @@ public sealed class ExperimentPlan
     public Estimator Method { get; }
     /// <summary>Also patch exactly.</summary>
     public bool CompareWithPatching { get; }
+    /// <summary>How Screen–Flag–Fix fixes a flagged estimate.</summary>
+    public FixBy Fix { get; }
     /// <summary>τ.</summary>
     public double Tau { get; }
     /// <summary>K.</summary>

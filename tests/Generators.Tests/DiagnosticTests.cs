@@ -38,6 +38,8 @@ public class DiagnosticTests
                      "[Circuit(typeof(Toy))] [Edge(nameof(Early), nameof(Late), Via = PatchAt.Value)] public static partial class C { [Heads(\"0.1\")] public static partial ComponentGroup Early { get; } [Heads(\"1.0\")] public static partial ComponentGroup Late { get; } }" },
         { "CDSL010", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 1.5"), "Tau = 1.5",
                      Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Tau = 0.5") },
+        { "CDSL010", Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Method = Estimator.Patching, Fix = FixBy.SecondOrder"), "Fix = FixBy.SecondOrder",
+                     Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Method = Estimator.Patching") },
         { "CDSL011", "public static class NotAModel { } [Circuit(typeof(NotAModel))] public static partial class C { }", "typeof(NotAModel)",
                      "public static class NotAModel { } [Circuit(typeof(Toy))] public static partial class C { }" },
         { "CDSL012", "[Circuit(typeof(Toy))] public static partial class C { [Heads(\"1.0\")] public static ComponentGroup G { get; } = null!; }", "G",
@@ -132,10 +134,19 @@ public class DiagnosticTests
     {
         var sets = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\")] [AnswerSets(\"Sets\")]", body: AnswerSets), ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
         sets.AllDiagnostics.Should().BeEmpty();
-        sets.Run.GeneratedTrees.Should().Contain(t => t.ToString().Contains("answerSets: Sets)"));
+        sets.Run.GeneratedTrees.Should().Contain(t => t.ToString().Contains("answerSets: Sets,"));
         var both = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")] [AnswerSets(\"Sets\")]", body: AnswerSets),
             ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
         both.GeneratorDiagnostics.Should().ContainSingle(d => d.Id == "CDSL015").Which.GetMessage().Should().Contain("keep one");
+    }
+
+    [Fact]
+    public void The_second_order_fix_is_emitted_into_the_plan()
+    {
+        var outcome = GeneratorHarness.Run(Header + Experiment("[Template(\"{A} met {B}, then {B} left\", Answer = \"A\", Wrong = \"B\")]", "Fix = FixBy.SecondOrder"),
+            ("/repo/toy/config.json", GeneratorHarness.ToyConfig));
+        outcome.AllDiagnostics.Should().BeEmpty("the generated plan compiles");
+        outcome.Run.GeneratedTrees.Should().Contain(t => t.ToString().Contains("fix: global::CircuitDsl.FixBy.SecondOrder)"));
     }
 
     [Theory]

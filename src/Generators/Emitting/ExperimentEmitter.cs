@@ -9,6 +9,7 @@ internal static class ExperimentEmitter
     private static readonly string[] Methods = ["ScreenFlagFix", "Patching", "Atp", "Hvp", "MsHvp", "Ig", "AtpStar", "Gim"];
     private static readonly string[] Metrics = ["LogitDifference", "ProbabilityDifference", "LogProbability", "KlDivergence"];
     private static readonly string[] Perturbations = ["SwapSlot", "RandomTokens", "Function"];
+    private static readonly string[] Fixes = ["Patching", "SecondOrder"];
 
     public static string Emit(ExperimentSpec e, CircuitSpec circuit, bool hasRuntime)
     {
@@ -44,7 +45,8 @@ internal static class ExperimentEmitter
         w.Line($"    answerPrefix: {CodeWriter.Literal(e.AnswerPrefix)},");
         w.Line($"    edges: {circuit.FullName}.Edges,");
         w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric >= 0 && e.Metric < Metrics.Length ? e.Metric : 0]},");
-        w.Line($"    answerSets: {(e.AnswerSetsMethod.Length > 0 ? e.AnswerSetsMethod : "null")});");
+        w.Line($"    answerSets: {(e.AnswerSetsMethod.Length > 0 ? e.AnswerSetsMethod : "null")},");
+        w.Line($"    fix: global::CircuitDsl.FixBy.{Fixes[e.Fix is >= 0 and < 2 ? e.Fix : 0]});");
         if (hasRuntime)
         {
             w.Line();

@@ -49,4 +49,4 @@ internal sealed record ExperimentSpec(
     int Method, bool CompareWithPatching, double Tau, int K, int IgSteps, int Pairs, int Seed,
     string Template, string AnswerSlot, string WrongSlot, EquatableArray<SlotSpec> Slots,
     int Perturbation, string SwapSlot, string SwapWith, EquatableArray<int> RandomPositions, string CorruptMethod,
-    EquatableArray<DiagnosticInfo> Diagnostics, string AnswerPrefix = " ", int Metric = 0, string AnswerSetsMethod = "");
+    EquatableArray<DiagnosticInfo> Diagnostics, string AnswerPrefix = " ", int Metric = 0, string AnswerSetsMethod = "", int Fix = 0);

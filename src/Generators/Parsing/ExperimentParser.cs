@@ -18,6 +18,9 @@ internal static class ExperimentParser
     /// <summary>CircuitDsl.Metric.LogProbability, which reads no wrong token, and KlDivergence, which reads no token alone.</summary>
     public const int LogProbability = 2, KlDivergence = 3;
 
+    /// <summary>CircuitDsl.Estimator.ScreenFlagFix, the only method <c>Fix</c> applies to, and CircuitDsl.FixBy.SecondOrder.</summary>
+    public const int ScreenFlagFix = 0, SecondOrderFix = 1;
+
     public static ExperimentSpec? Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
         if (!SymbolText.TryStart(context, out var type, out var attribute, out var location, out var diagnostics)) return null;
@@ -27,6 +30,7 @@ internal static class ExperimentParser
         double tau = SymbolText.Named(attribute, "Tau", 1.0 / 3);
         int metric = SymbolText.Named(attribute, "Metric", 0);
         int k = SymbolText.Named(attribute, "K", 5), igSteps = SymbolText.Named(attribute, "IgSteps", 32), pairs = SymbolText.Named(attribute, "Pairs", 16);
+        int method = SymbolText.Named(attribute, "Method", 0), fix = SymbolText.Named(attribute, "Fix", 0);
         void Range(string name, string value, bool ok, string rule)
         {
             if (!ok) diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, SymbolText.NamedLocation(attribute, name), name, value, rule));
@@ -35,6 +39,8 @@ internal static class ExperimentParser
         Range("K", k.ToString(System.Globalization.CultureInfo.InvariantCulture), k >= 1 && k <= 64, "MS-HVP sub-steps: 1..64");
         Range("IgSteps", igSteps.ToString(System.Globalization.CultureInfo.InvariantCulture), igSteps >= 2 && igSteps <= 1024, "IG grid points: 2..1024");
         Range("Pairs", pairs.ToString(System.Globalization.CultureInfo.InvariantCulture), pairs >= 1 && pairs <= 100000, "prompt pairs: 1..100000");
+        Range("Fix", fix == SecondOrderFix ? "FixBy.SecondOrder" : fix.ToString(System.Globalization.CultureInfo.InvariantCulture), fix == 0 || method == ScreenFlagFix,
+            "Fix applies to Method = Estimator.ScreenFlagFix (the default) only; drop it or use that method");
 
         var attributes = type.GetAttributes();
         AttributeData? Find(string name) => attributes.FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == "CircuitDsl." + name);
@@ -112,10 +118,10 @@ internal static class ExperimentParser
         }
 
         return new ExperimentSpec(SymbolText.Namespace(type), type.Name, SymbolText.FullName(type), circuit, location,
-            SymbolText.Named(attribute, "Method", 0), SymbolText.Named(attribute, "CompareWithPatching", true), tau, k, igSteps, pairs,
+            method, SymbolText.Named(attribute, "CompareWithPatching", true), tau, k, igSteps, pairs,
             SymbolText.Named(attribute, "Seed", 0), text, answer, wrong, new EquatableArray<SlotSpec>(slots.Select(s => s.Spec).ToArray()),
             perturbation, swapSlot, swapWith, new EquatableArray<int>(positions.ToArray()), corrupt, new EquatableArray<DiagnosticInfo>(diagnostics),
-            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric, answerSetsMethod);
+            template is null ? " " : SymbolText.Named(template, "AnswerPrefix", " "), metric, answerSetsMethod, fix);
     }
 
     // Slots a metric does not read may be left out: Wrong under the log-probability, both under the KL divergence.

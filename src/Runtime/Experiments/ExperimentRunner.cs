@@ -18,7 +18,11 @@ public static class ExperimentRunner
         CheckShape(model, plan);
         var pairs = Pairs(tokenizer, plan);
         var components = plan.Groups.SelectMany(g => g.Components).Select(ToComponent).ToList();
-        var options = new AttributionOptions { Metric = ToMetricKind(plan.Metric), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps };
+        var options = new AttributionOptions
+        {
+            Metric = ToMetricKind(plan.Metric), Tau = plan.Tau, K = plan.K, IgSteps = plan.IgSteps,
+            Fix = plan.Fix == FixBy.SecondOrder ? FixMethod.SecondOrder : FixMethod.Patching,
+        };
         if (plan.Method != Estimator.ScreenFlagFix) options = options with { ScreenFlagFix = false, Methods = ToMethods(plan.Method) };
         if (plan.CompareWithPatching) options = options with { Methods = options.Methods | Methods.Patching };
         return new AttributionEngine(model, options).Run(pairs, components, $"{plan.Name} ({plan.Circuit})", progress);

@@ -35,5 +35,6 @@ partial class Swap
         answerPrefix: " ",
         edges: global::Demo.ToyCircuit.Edges,
         metric: global::CircuitDsl.Metric.LogitDifference,
-        answerSets: null);
+        answerSets: null,
+        fix: global::CircuitDsl.FixBy.Patching);
 }

@@ -88,6 +88,23 @@ public class ExperimentRunnerTests
         act.Should().Throw<AttributionInputException>().WithMessage("Experiment E: no slot combination has distinct A and B, and distinct swapped B and A.");
     }
 
+    [Fact]
+    public void A_plan_s_fix_reaches_the_engine()
+    {
+        var model = CircuitDsl.Runtime.Loading.ModelLoader.Load(Support.RepoModels.Path("ioi"));
+        var tokenizer = TokenizerLoader.Load(Support.RepoModels.Path("ioi"), model.Config);
+        ComponentGroup mlps = new("Mlps", [.. Enumerable.Range(0, model.Config.Layers).Select(l => new ComponentRef(ComponentKind.Mlp, l, 0))]);
+        AttributionResult Run(FixBy fix) => ExperimentRunner.Run(model, tokenizer, new ExperimentPlan("E", "C", new ModelShape("llama", model.Config.Layers,
+            model.Config.Heads, model.Config.KvHeads, model.Config.Intermediate, false), [mlps], "When {A} and {B} went to the store , {B} gave a drink to",
+            [new("A", ["Mary", "John", "Anna"]), new("B", ["Mary", "John", "Anna"])], "A", "B", PerturbationKind.SwapSlot, "B", "A", [], null,
+            Estimator.ScreenFlagFix, true, 1.0 / 3, 5, 32, 4, 1, fix: fix));
+
+        var (patched, secondOrder) = (Run(FixBy.Patching), Run(FixBy.SecondOrder));
+        secondOrder.Components.Should().Contain(c => c.Flagged);
+        foreach (var (byPatching, bySecondOrder) in patched.Components.Zip(secondOrder.Components).Where(x => x.First.Flagged))
+            (byPatching.EstimateMethod, bySecondOrder.EstimateMethod).Should().Be(("patching", "hvp"), byPatching.Id);
+    }
+
     [SkippableFact]
     public void A_plan_compiled_for_another_shape_is_refused_before_any_work()
     {
