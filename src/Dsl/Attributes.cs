@@ -174,7 +174,8 @@ public static class EdgeEnd
 /// <summary>How an experiment estimates effects.</summary>
 public enum Estimator
 {
-    /// <summary>AtP on all, R̃ flags; flagged components get the HVP correction and their exact patched effect (the default).</summary>
+    /// <summary>AtP on all, R̃ flags; flagged components get the HVP correction and their exact patched effect (the default;
+    /// <see cref="ExperimentAttribute.Fix"/> can keep the HVP correction alone).</summary>
     ScreenFlagFix,
     /// <summary>Exact activation patching.</summary>
     Patching,
