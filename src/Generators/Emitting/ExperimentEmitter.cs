@@ -46,7 +46,7 @@ internal static class ExperimentEmitter
         w.Line($"    edges: {circuit.FullName}.Edges,");
         w.Line($"    metric: global::CircuitDsl.Metric.{Metrics[e.Metric >= 0 && e.Metric < Metrics.Length ? e.Metric : 0]},");
         w.Line($"    answerSets: {(e.AnswerSetsMethod.Length > 0 ? e.AnswerSetsMethod : "null")},");
-        w.Line($"    fix: global::CircuitDsl.FixBy.{Fixes[e.Fix is >= 0 and < 2 ? e.Fix : 0]});");
+        w.Line($"    fix: global::CircuitDsl.FixBy.{Fixes[e.Fix >= 0 && e.Fix < Fixes.Length ? e.Fix : 0]});");
         if (hasRuntime)
         {
             w.Line();
