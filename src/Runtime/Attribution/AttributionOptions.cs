@@ -67,9 +67,9 @@ public sealed record AttributionOptions
     /// <summary>Run Screen–Flag–Fix (AtP → R̃ → HVP / MS-HVP on flagged).</summary>
     public bool ScreenFlagFix { get; init; } = true;
 
-    /// <summary>How Screen–Flag–Fix fixes a flagged estimate: exact patching (default, and the one departure from the
-    /// paper's defaults: a flag marks where its second-order correction is least trustworthy, and a patched row costs
-    /// about what the correction's own pass would) or the paper's second-order correction.</summary>
+    /// <summary>How Screen–Flag–Fix fixes a flagged estimate: exact patching (the default, and the one departure from the
+    /// paper's: a flag marks where the second-order correction is least trustworthy, and a patch costs one forward row)
+    /// or the paper's second-order correction, which the flag stage has computed already.</summary>
     public FixMethod Fix { get; init; } = FixMethod.Patching;
 
     /// <summary>Estimators computed for every component in addition to the pipeline (e.g. patching for evaluation).</summary>
