@@ -82,6 +82,8 @@ public static class ResultBuilder
         string? curvature = t.Has("curvature", c) ? "curvature" : screenKey is not null && t.Has(screenKey, c) ? screenKey : null;
         double? Mean(string method) => t.Has(method, c) ? t.Mean(method, c) : null;
         int pairs = data.Scales.Length;
+        // The method the estimate comes from (as ComponentEstimate.EstimateMethod reads it), which its bound is for.
+        string estimate = ComponentEstimate.EstimateOrder(data.Flagged[c], o.ScreenFlagFix, o.Fix).First(m => m == "atp" || t.Has(m, c));
         return new ComponentEstimate
         {
             Component = component,
@@ -102,8 +104,8 @@ public static class ResultBuilder
             LocalCurvature = component.Kind is ComponentKind.Query or ComponentKind.Key ? Mean("curvature.local")
                 : component.Kind == ComponentKind.Residual || !t.Has("curvature", c) ? null : 0.0,
             // The bound of the estimate given: 0 for an exact one, MS-HVP's remainder for MS-HVP's, else |q| (AtP's, and HVP's).
-            Bound = data.Flagged[c] && o.Fix == FixMethod.Patching && t.Has("patching", c) ? 0
-                : !(o.ScreenFlagFix && !data.Flagged[c]) && t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c)
+            Bound = estimate == "patching" ? 0
+                : estimate == "mshvp" && t.Has("bound.mshvp", c) ? t.Mean("bound.mshvp", c)
                 : curvature is null ? null : Enumerable.Range(0, pairs).Average(i => Math.Abs(t.Get(curvature, i, c))),
         };
     }
