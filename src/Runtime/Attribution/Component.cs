@@ -53,46 +53,37 @@ public sealed record Component(ComponentKind Kind, int Layer, int Index = 0, int
     /// <summary>A 0/1 mask of the site's shape without batch (float, so it multiplies δ) selecting this component.</summary>
     public Tensor Mask(ModelConfig c, int positions, Device device)
     {
-        var shape = Site.Shape(c, positions);
-        var flat = zeros(shape.Aggregate(1L, (a, b) => a * b), dtype: ScalarType.Float32, device: device);
-        return flat.index_fill_(0, tensor(FlatIndices(c, positions), device: device), 1).view(shape);
+        var mask = zeros(Site.Shape(c, positions), dtype: ScalarType.Float32, device: device);
+        Selected(c, positions, mask).fill_(1);
+        return mask;
     }
 
     /// <summary>
-    /// Row-major indices, within the site's activation without batch, of the entries this component selects: its
-    /// position (if any) × its head (if any) × its neuron (if any) × everything else. The one definition behind
-    /// <see cref="Mask"/> and the engine's index masks.
+    /// Row-major indices, within the site's activation without batch, of the entries this component selects, in
+    /// ascending order: its position (if any) × its head (if any) × its neuron (if any) × everything else.
     /// </summary>
     public long[] FlatIndices(ModelConfig c, int positions)
     {
-        Validate(c);
+        using var scope = NewDisposeScope();
         var shape = Site.Shape(c, positions);
-        int? position = SelectedPosition;
-        if (position is int p && (p < 0 || p >= positions))
+        return Selected(c, positions, arange(shape.Aggregate(1L, (a, b) => a * b)).view(shape)).flatten().data<long>().ToArray();
+    }
+
+    /// <summary>
+    /// The view of <paramref name="site"/> (the site's activation without batch) holding the entries this component
+    /// selects: the one definition behind <see cref="Mask"/>, <see cref="FlatIndices"/> and the engine's index masks.
+    /// </summary>
+    internal Tensor Selected(ModelConfig c, int positions, Tensor site)
+    {
+        Validate(c);
+        if (SelectedPosition is int p && (p < 0 || p >= positions))
             throw new SiteOutOfRangeException($"Component {Id} selects position {p} but prompts have {positions} positions.");
-        var (positionAxis, headAxis) = SiteMask.Axes(Site.Kind);
-        // Allowed indices per axis (null: all); the site's axes are the activation's minus batch.
-        var allowed = new long[]?[shape.Length];
-        if (position is int q) allowed[positionAxis - 1] = [q];
-        if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value) allowed[headAxis - 1] = [Index];
-        if (Kind == ComponentKind.Neuron) allowed[^1] = [Index];
-        // Row-major over the allowed indices, axis by axis, expanded in place from the back (an index never moves
-        // forward): a nested LINQ product had made indexing GPT-2's 144 heads take 24–26 ms a run (now about 5).
-        var along = shape.Select((size, axis) => allowed[axis] ?? [.. Enumerable.Range(0, (int)size).Select(i => (long)i)]).ToArray();
-        var indices = new long[along.Aggregate(1L, (n, a) => n * a.Length)];
-        if (indices.Length == 0) return indices;
-        long count = 1;
-        for (int axis = 0; axis < shape.Length; axis++)
-        {
-            var a = along[axis];
-            for (long i = count - 1; i >= 0; i--)
-            {
-                long stem = indices[i] * shape[axis];
-                for (int j = a.Length - 1; j >= 0; j--) indices[i * a.Length + j] = stem + a[j];
-            }
-            count *= a.Length;
-        }
-        return indices;
+        var (positionAxis, headAxis) = SiteMask.Axes(Site.Kind); // axes of the activation with batch
+        var selected = site;
+        if (SelectedPosition is int q) selected = selected.narrow(positionAxis - 1, q, 1);
+        if (Kind is ComponentKind.Head or ComponentKind.Query or ComponentKind.Key or ComponentKind.Value) selected = selected.narrow(headAxis - 1, Index, 1);
+        if (Kind == ComponentKind.Neuron) selected = selected.narrow(-1, Index, 1);
+        return selected;
     }
 
     /// <summary>Parses an id (<c>L3H5</c>, <c>L2MLP</c>, <c>L1N17</c>, <c>L0R4</c>, <c>L3H5Q@7</c>, <c>embed</c>, <c>logits</c>).</summary>
