@@ -56,11 +56,14 @@ internal sealed class HutchinsonProbes
     }
 
     /// <summary>
-    /// Interventions that make the rows after the cleans and corrupteds of a [cleans (k), corrupteds (k), probes…]
-    /// batch the probes, each pair's in turn (see <see cref="PairState.BuildMany"/>), in a pass that runs positions
-    /// <paramref name="fromPosition"/>… . Every pair's probes must index the same components.
+    /// Interventions that make the probe rows of a pass the probes, each pair's in turn (see
+    /// <see cref="PairState.BuildMany"/>), in a pass that runs positions <paramref name="fromPosition"/>… . The pass's
+    /// rows are [cleans (k), corrupteds (k), probes…], or, when the corrupted prompts ran apart, [cleans (k), probes…] with
+    /// <paramref name="corrupted"/> their activations at every site ([k, site…], full length). Every pair's probes must
+    /// index the same components.
     /// </summary>
-    public static IEnumerable<Intervention> InPairPass(IReadOnlyList<HutchinsonProbes> probes, ScalarType dtype, Device device, int fromPosition = 0)
+    public static IEnumerable<Intervention> InPairPass(IReadOnlyList<HutchinsonProbes> probes, ScalarType dtype, Device device, int fromPosition = 0,
+        IReadOnlyDictionary<Site, Tensor>? corrupted = null)
     {
         long[] pairOfRow = [.. probes.SelectMany((x, i) => Enumerable.Repeat((long)i, x.Count))];
         var pairs = tensor(pairOfRow, device: device);
@@ -68,7 +71,8 @@ internal sealed class HutchinsonProbes
         {
             var steps = cat(probes.Select(x => x.Steps(site, 0, x.Count, dtype, device)).ToArray());
             int axis = SiteMask.Axes(site.Kind).Position;
-            return new StepAlongDelta(site, steps.narrow(axis, fromPosition, steps.shape[axis] - fromPosition), probes.Count, pairs);
+            Tensor FromPosition(Tensor x) => x.narrow(axis, fromPosition, x.shape[axis] - fromPosition);
+            return new StepAlongDelta(site, FromPosition(steps), probes.Count, pairs, corrupted is null ? null : FromPosition(corrupted[site]));
         });
     }
 
@@ -128,17 +132,19 @@ internal sealed class HutchinsonProbes
     private double[] Finish(double[] sums) => [.. sums.Select(v => 0.5 * v / Count)];
 
     /// <summary>
-    /// The probe rows of a [cleans (k), corrupteds (k), probes…] batch step ε·Σ s mask ⊙ δ from their own activation,
-    /// with their pair's δ read off its corrupted and clean rows of the same pass (detached): AtP's runs and the probes
-    /// share one forward and one backward. <paramref name="steps"/>: ε·Σ s mask per probe row; <paramref name="pairs"/>:
-    /// k; <paramref name="pairOfRow"/>: each probe row's pair.
+    /// The probe rows of a pass step ε·Σ s mask ⊙ δ from their own activation, with their pair's δ read off its clean row
+    /// and its corrupted row of the same pass, or <paramref name="corrupted"/> when the corrupted prompts ran apart
+    /// (detached): AtP's runs and the probes share their passes. <paramref name="steps"/>: ε·Σ s mask per probe row;
+    /// <paramref name="pairs"/>: k; <paramref name="pairOfRow"/>: each probe row's pair.
     /// </summary>
-    private sealed class StepAlongDelta(Site site, Tensor steps, int pairs, Tensor pairOfRow) : Intervention(site)
+    private sealed class StepAlongDelta(Site site, Tensor steps, int pairs, Tensor pairOfRow, Tensor? corrupted) : Intervention(site)
     {
         public override Tensor Apply(Tensor activation)
         {
-            var delta = (activation.narrow(0, pairs, pairs) - activation.narrow(0, 0, pairs)).detach();
-            return activation + cat([zeros_like(activation.narrow(0, 0, 2 * pairs)), steps * delta.index_select(0, pairOfRow)]);
+            var clean = activation.narrow(0, 0, pairs);
+            var delta = ((corrupted ?? activation.narrow(0, pairs, pairs)) - clean).detach();
+            int unstepped = corrupted is null ? 2 * pairs : pairs; // the rows before the probes
+            return activation + cat([zeros_like(activation.narrow(0, 0, unstepped)), steps * delta.index_select(0, pairOfRow)]);
         }
     }
 }

@@ -87,14 +87,15 @@ internal sealed class PairState
     /// <summary>
     /// Runs the passes of several equally long pairs together, one batch row per prompt: a pass over the weights
     /// serves them all, which is most of a pass's cost at short prompts (GPT-2 small, 16 tokens, 2 cores: AtP of six
-    /// pairs 2.4× faster, with four probes each 1.4×). The clean prompts share a forward and backward, the corrupted
-    /// ones a forward. When g′ or the probes need it (or <paramref name="batched"/> asks), every row — cleans,
-    /// corrupteds, then each pair's probes — shares one forward and backward; not the default otherwise: with small
-    /// projections computed as (W xᵀ)ᵀ (<see cref="Projection"/>) a forward got cheap enough that two passes are as
-    /// fast or 1–4 % faster at 8–32 tokens (alternating runs). Rows are independent, so each pair's values are its own.
-    /// <paramref name="probes"/>, when given, holds each pair's Hutchinson probes. The positions before the pairs'
-    /// first difference run apart when that saves work (<see cref="SharedPrefix"/>); <paramref name="sharedPrefix"/>
-    /// forces the choice. Every pair is measured by <paramref name="metric"/>, or by its metric in
+    /// pairs 2.4× faster, with four probes each 1.4×). The corrupted prompts go first, in a forward; then the clean
+    /// prompts and each pair's Hutchinson probes (<paramref name="probes"/>, when given) share a forward and backward
+    /// that resumes after the pairs' shared prefix from the corrupted run's cache (equal to the clean run's there). The
+    /// corrupted rows have no backward to share, and the prefix no pass of its own: GPT-2 shape, 16 tokens, 3 shared,
+    /// with probes, 8 pairs 22 % faster than one pass of every row (7 % with 10 shared, the prefix run apart), one pair
+    /// 1–2 %. When g′ needs the corrupted rows' backward (or <paramref name="batched"/> asks), every row shares one
+    /// forward and backward, its prefix run apart when that saves work (<see cref="SharedPrefix"/>);
+    /// <paramref name="sharedPrefix"/> forces the choice (false: no prefix skipped). Rows are independent, so each pair's
+    /// values are its own. Every pair is measured by <paramref name="metric"/>, or by its metric in
     /// <paramref name="pairMetrics"/> when made already (a rebuild keeps KL's clean distributions). With <paramref name="recordCleanRun"/> the
     /// clean rows' pass also keeps what jets at t = 0 take from it (<see cref="CleanRunRecord"/>): the backward's
     /// adjoints and the forward's linear outputs. Without <paramref name="gradients"/> there is no backward: the clean and
@@ -126,51 +127,59 @@ internal sealed class PairState
         List<Site> cleanCache = [.. residSites, .. keySites, .. valueSites];
         ModelInput Rows(IEnumerable<IReadOnlyList<int>> prompts) => ModelInput.Batched([.. prompts], device: device);
         var cleans = Rows(pairs.Select(x => x.Clean));
-        // Every row of a pass is the same before the pairs' first difference: that prefix can run once, in the first
-        // pass, when it saves more than the extra pass over the weights costs.
-        bool joint = corruptedGradient || probes is not null || batched;
-        int differentiatedRows = joint ? 2 * k + (probes?.Sum(x => x.Count) ?? 0) : k;
-        int shared = states.Min(x => x.FirstDifference);
-        if (!(sharedPrefix ?? shared * differentiatedRows >= SharedPrefix.MinimumTokenRows)) shared = 0;
+        // Every row of a pass is the same before the pairs' first difference: where the corrupted prompts run first, the
+        // other rows resume after that prefix from their cache; where every row shares one pass, the prefix can run once
+        // in a pass of its own, when that saves more than the extra pass over the weights costs.
+        bool joint = corruptedGradient || batched;
+        int shared = sharedPrefix == false ? 0 : states.Min(x => x.FirstDifference);
+        int probeRows = probes?.Sum(x => x.Count) ?? 0;
+        bool prefixApart = sharedPrefix ?? shared * (joint ? 2 * k + probeRows : k) >= SharedPrefix.MinimumTokenRows;
         SharedPrefix? prefix = null;
-        SharedPrefix? Prefix() => shared == 0 ? null : prefix ??= SharedPrefix.Run(model, pairs, shared, cleanCache);
+        SharedPrefix? Prefix() => shared == 0 || !prefixApart ? null : prefix ??= SharedPrefix.Run(model, pairs, shared, cleanCache);
         long[] pairOfRow = [.. Enumerable.Range(0, k).Select(i => (long)i)];
+        int[] probeCounts = probes?.Select(x => x.Count).ToArray() ?? new int[k];
+        IEnumerable<IReadOnlyList<int>> ProbePrompts() => pairs.SelectMany((x, i) => Enumerable.Repeat(x.Clean, probeCounts[i]));
+        IEnumerable<AnswerMetric> ProbeMetrics() => metrics.SelectMany((m, i) => Enumerable.Repeat(m, probeCounts[i]));
+        IEnumerable<long> ProbePairs() => Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]));
+        string differentiatedStage = probes is null ? stage : stage + " + screen.hutchinson";
 
-        Pass clean, dirty;
-        Pass? jointPass = null;
+        Pass clean, dirty, differentiated;
+        int probeRow;
         if (!gradients)
         {
             var both = cost.Measure(stage, forwards: 1, backwards: 0, rows: 2 * k, () => Run(model, Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted)]),
                 [.. metrics, .. metrics], [.. sites.Union(cleanCache)], Prefix(), [.. pairOfRow, .. pairOfRow]));
-            (clean, dirty) = (both, both.Skip(k));
+            (clean, dirty, differentiated, probeRow) = (both, both.Skip(k), both, 0);
         }
         else if (joint)
         {
-            int[] probeCounts = probes?.Select(x => x.Count).ToArray() ?? new int[k];
-            var input = Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted),
-                .. pairs.SelectMany((x, i) => Enumerable.Repeat(x.Clean, probeCounts[i]))]);
-            AnswerMetric[] rowMetrics = [.. metrics, .. metrics, .. metrics.SelectMany((m, i) => Enumerable.Repeat(m, probeCounts[i]))];
-            long[] jointRows = [.. pairOfRow, .. pairOfRow, .. Enumerable.Range(0, k).SelectMany(i => Enumerable.Repeat((long)i, probeCounts[i]))];
-            var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared);
-            jointPass = cost.Measure(probes is null ? stage : stage + " + screen.hutchinson", forwards: 1, backwards: 1, rows: input.Batch, () =>
-                Differentiate(model, input, rowMetrics, sites, cleanCache, null, extra, Prefix(), jointRows, recordCleanRun));
-            (clean, dirty) = (jointPass, jointPass.Skip(k));
+            var input = Rows([.. pairs.Select(x => x.Clean), .. pairs.Select(x => x.Corrupted), .. ProbePrompts()]);
+            var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, Prefix()?.Length ?? 0);
+            differentiated = cost.Measure(differentiatedStage, forwards: 1, backwards: 1, rows: input.Batch, () =>
+                Differentiate(model, input, [.. metrics, .. metrics, .. ProbeMetrics()], sites, cleanCache, null, extra, Prefix(),
+                    [.. pairOfRow, .. pairOfRow, .. ProbePairs()], recordCleanRun));
+            (clean, dirty, probeRow) = (differentiated, differentiated.Skip(k), 2 * k);
         }
         else
         {
-            clean = cost.Measure(stage, forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, cleans, metrics, sites, cleanCache, null, [], Prefix(), pairOfRow, recordCleanRun));
-            dirty = cost.Measure(stage, forwards: 1, backwards: 0, rows: k, () => Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, sites, Prefix(), pairOfRow));
+            // The corrupted prompts first, forward only; their cache up to the first difference is the clean prompts' too.
+            dirty = cost.Measure(stage, forwards: 1, backwards: 0, rows: k, () =>
+                Run(model, Rows(pairs.Select(x => x.Corrupted)), metrics, [.. sites.Union(cleanCache)], null, pairOfRow));
+            var afterPrefix = shared == 0 ? null : SharedPrefix.Of(dirty.Activations, shared, c.Layers);
+            var input = Rows([.. pairs.Select(x => x.Clean), .. ProbePrompts()]);
+            var extra = probes is null ? [] : HutchinsonProbes.InPairPass(probes, model.DType, device, shared, dirty.Activations);
+            differentiated = cost.Measure(differentiatedStage, forwards: 1, backwards: 1, rows: input.Batch, () =>
+                Differentiate(model, input, [.. metrics, .. ProbeMetrics()], sites, cleanCache, null, extra, afterPrefix, [.. pairOfRow, .. ProbePairs()], recordCleanRun));
+            (clean, probeRow) = (differentiated, k);
         }
 
-        int probeRow = 2 * k;
         for (int i = 0; i < k; i++)
         {
             var state = states[i];
             state.Fill(clean.Row(i), dirty.Row(i), residSites, keySites, valueSites, sites, corruptedGradient);
             if (probes is not null)
             {
-                state.HutchinsonCurvature = probes[i].FromPairPass(jointPass!.Gradients, i, probeRow, state.Delta);
+                state.HutchinsonCurvature = probes[i].FromPairPass(differentiated.Gradients, i, probeRow, state.Delta);
                 probeRow += probes[i].Count;
             }
             state.KeepRows(scope);
@@ -326,6 +335,13 @@ internal sealed class PairState
             model.ForwardSelected(input, input.LastPositions(), [0], plan);
             return new SharedPrefix(length, plan.Cached.ToDictionary(kv => kv.Key, kv => kv.Value.clone()), model.Config.Layers);
         }
+
+        /// <summary>
+        /// The first <paramref name="length"/> positions of a pass over whole prompts that equal the clean ones there (the
+        /// corrupted prompts, before the first difference): every site it cached, a row per pair.
+        /// </summary>
+        public static SharedPrefix Of(Dictionary<Site, Tensor> activations, int length, int layers) =>
+            new(length, activations.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(SiteMask.Axes(kv.Key.Kind).Position, 0, length)), layers);
 
         /// <summary>Where a pass over <paramref name="input"/> resumes: layer 0, after the prefix, each row with its pair's keys and values.</summary>
         public CachedStart Start(HookedTransformer model, ModelInput input, long[] pairOfRow)

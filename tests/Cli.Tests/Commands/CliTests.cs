@@ -140,10 +140,12 @@ public class AttributeCommandTests
             components.Should().OnlyContain(c => Has(c, "patching") && Has(c, "atp") && Has(c, "rtilde"));
             components.Select(c => c.GetProperty("id").GetString()).Should().Contain("L4MLP");
             root.GetProperty("evaluation").GetProperty("methods").TryGetProperty("atp", out _).Should().BeTrue();
-            // AtP's clean and corrupted runs and the Hutchinson probes are rows of one forward and one backward.
-            var pass = root.GetProperty("cost").GetProperty("atp + screen.hutchinson");
-            int probes = new AttributionOptions().HutchinsonProbes;
-            (pass.GetProperty("forwards").GetInt32(), pass.GetProperty("backwards").GetInt32(), pass.GetProperty("rows").GetInt32()).Should().Be((1, 1, 2 + probes));
+            // AtP's corrupted run is a forward; its clean run and the Hutchinson probes are rows of one forward and one backward.
+            var cost = root.GetProperty("cost");
+            (int, int, int) Passes(string stage) => (cost.GetProperty(stage).GetProperty("forwards").GetInt32(), cost.GetProperty(stage).GetProperty("backwards").GetInt32(),
+                cost.GetProperty(stage).GetProperty("rows").GetInt32());
+            Passes("atp").Should().Be((1, 0, 1));
+            Passes("atp + screen.hutchinson").Should().Be((1, 1, 1 + new AttributionOptions().HutchinsonProbes));
         }
         finally { File.Delete(json); }
     }

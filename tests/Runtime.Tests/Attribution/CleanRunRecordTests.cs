@@ -89,9 +89,11 @@ public class CleanRunRecordTests
         var site = new Site(SiteKind.AttnZ, 0);
         var state = PairState.Build(model, pair, [site], null, false, new CostLedger(), out _, recordCleanRun: true);
         var record = CleanRunRecord.ForJets([state.CleanRecord!]);
-        var jets = new JetPlan(model.Config) { CleanRecord = record }.Add(site, state.Delta[site], null);
+        // From the first difference, where the recorded pass resumed (the positions before it ran in the corrupted prompt's pass).
+        int from = pair.FirstDifference, axis = SiteMask.Axes(site.Kind).Position;
+        var jets = new JetPlan(model.Config) { CleanRecord = record }.Add(site, state.Delta[site].narrow(axis, from, pair.Clean.Count - from), null);
         long position = pair.Clean.Count - 1;
-        var logits = model.ForwardSelected(state.Clean, state.Resume(0, 0, 1), jets, position, [pair.Answer, pair.Wrong]);
+        var logits = model.ForwardSelected(state.Clean, state.Resume(0, from, 1), jets, position, [pair.Answer, pair.Wrong]);
         logits.First.Should().NotBeNull();
         record.Retired.Should().NotBeNull();
         // Layer 0 after the patched z (z itself has no ẍ: nothing before it moved), every later layer at every point.

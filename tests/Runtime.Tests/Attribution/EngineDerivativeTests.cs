@@ -178,7 +178,9 @@ public class EngineDerivativeTests
             fused.HutchinsonCurvature![c].Should().BeApproximately(own[c], 1e-6 * scale, masks.Components[c].Id);
         fused.CleanMetric.Should().BeApproximately(state.CleanMetric, 1e-9, "the probes leave the clean row alone");
         fused.CorruptedMetric.Should().BeApproximately(state.CorruptedMetric, 1e-9);
-        cost.ByMethod.Should().ContainSingle().Which.Value.Rows.Should().Be(6, "clean, corrupted and four probes in one pass");
+        cost.ByMethod["atp"].Should().Be(cost.ByMethod["atp"] with { Forwards = 1, Backwards = 0, Rows = 1 }, "the corrupted prompt's forward goes first");
+        cost.ByMethod["atp + screen.hutchinson"].Should().Be(cost.ByMethod["atp + screen.hutchinson"] with { Forwards = 1, Backwards = 1, Rows = 5 },
+            "clean and four probes in one pass");
     }
 
     [SkippableTheory]
