@@ -200,7 +200,7 @@ public class EngineDerivativeTests
         (one.ByMethod["atp"].Forwards, two.ByMethod["atp"].Forwards).Should().Be((1, 2));
         var byDefault = new CostLedger();
         PairState.Build(model, pair, sites, null, false, byDefault, out _);
-        byDefault.ByMethod["atp"].Forwards.Should().Be(2, "without g′ or probes the corrupted prompt runs a forward of its own");
+        byDefault.ByMethod["atp"].Forwards.Should().Be(1, "one pair without probes runs its two rows in one pass");
     }
 
     [SkippableTheory]
