@@ -73,6 +73,15 @@ public static class CostBenchmark
             var first = Stopwatch.StartNew();
             using (var warm = NewDisposeScope()) action();
             bool slow = first.Elapsed.TotalSeconds > 1;
+            // Then about half a second more of warm-up (up to 10 runs), outside --quick: the JIT's recompilations of the
+            // operation's hot paths, in the background, end before the timed runs (on two cores they compete with
+            // libtorch's threads: a first pass took 150–345 ms in its first runs, 100–110 ms once they had ended).
+            if (!slow && repeats > 1)
+                for (int i = Math.Clamp((int)(0.5 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), 1, 10); i > 0; i--)
+                {
+                    using var warm = NewDisposeScope();
+                    action();
+                }
             // Operations under a second meet the shared machine's slow spells (tens of percent, for seconds): in a full
             // run they get about a second of runs (at most 25) before the median is taken.
             int runs = slow ? 0 : repeats == 1 ? 1 : Math.Clamp((int)(1.0 / Math.Max(first.Elapsed.TotalSeconds, 1e-4)), repeats, 25);
