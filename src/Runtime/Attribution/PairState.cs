@@ -128,7 +128,6 @@ internal sealed class PairState
         using var scope = NewDisposeScope();
         List<Site> cleanCache = [.. residSites, .. keySites, .. valueSites];
         ModelInput Rows(IEnumerable<IReadOnlyList<int>> prompts) => ModelInput.Batched([.. prompts], device: device);
-        var cleans = Rows(pairs.Select(x => x.Clean));
         // Every row of a pass is the same before the pairs' first difference: where the corrupted prompts run first, the
         // other rows resume after that prefix from their cache; where every row shares one pass, the prefix can run once
         // in a pass of its own, when that saves more than the extra pass over the weights costs.
@@ -193,7 +192,7 @@ internal sealed class PairState
         if (modification is not null)
         {
             var modified = cost.Measure("gim", forwards: 1, backwards: 1, rows: k, () =>
-                Differentiate(model, cleans, metrics, sites, [], modification, [], null, pairOfRow));
+                Differentiate(model, Rows(pairs.Select(x => x.Clean)), metrics, sites, [], modification, [], null, pairOfRow));
             modifiedGradients = [.. Enumerable.Range(0, k).Select(i => modified.Row(i).Gradients.ToDictionary(kv => kv.Key, kv => scope.MoveToOuter(kv.Value.clone())))];
         }
         return states;
